@@ -1,0 +1,1 @@
+"""Analyzers over replayed traces: latency, lost interrupts, routing, version diff."""

@@ -1,0 +1,1 @@
+"""The novatrace command line (click). Pure cores live in tracefmt/, replay/, analyzers/."""

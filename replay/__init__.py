@@ -1,0 +1,1 @@
+"""Replay engine: NOVA kernel state machine re-executing a trace (issue 4)."""

@@ -1,0 +1,1 @@
+"""Workload synthesizer: realistic NOVA traces with injected faults and ground truth (issue 3)."""

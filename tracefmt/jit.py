@@ -1,0 +1,49 @@
+"""Numba cache location keyed by the content of novatrace's own sources.
+
+Numba's ``cache=True`` checks only the source file of the jitted function: constants imported from another
+module (``tracefmt.nova``, ``tracefmt.events``) are frozen into the cached machine code and go stale when
+that module changes. Pointing ``NUMBA_CACHE_DIR`` at a directory named after a hash of every novatrace
+source file makes any change start a fresh cache. Call :func:`configure` before the first ``import numba``
+(every package with numba kernels does so in its ``__init__``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+
+_PACKAGES = ("tracefmt", "replay", "synth", "analyzers")
+_configured = False
+
+
+def source_hash() -> str:
+    root = Path(__file__).resolve().parent.parent
+    h = hashlib.sha256()
+    for pkg in _PACKAGES:
+        for f in sorted((root / pkg).rglob("*.py")):
+            h.update(f.relative_to(root).as_posix().encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def cache_dir() -> Path:
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    py = f"py{sys.version_info.major}{sys.version_info.minor}"
+    return base / "novatrace" / "numba" / f"{py}-{source_hash()}"
+
+
+def configure() -> None:
+    """Set the numba cache directory unless the user chose one (idempotent)."""
+    global _configured
+    if _configured:
+        return
+    _configured = True
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    path = str(cache_dir())
+    os.environ["NUMBA_CACHE_DIR"] = path
+    numba = sys.modules.get("numba")
+    if numba is not None:  # already imported: numba reads the setting when a function is decorated
+        numba.config.CACHE_DIR = path
