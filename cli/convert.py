@@ -35,9 +35,10 @@ def convert(src: Path, dst: Path, force: bool, as_json: bool, salvage: bool) -> 
         raise TraceError(f"{dst}: is the input file")
     tmp = dst.with_name(dst.name + ".partial")
     try:
-        with TraceWriter(tmp, reader.meta, container=container) as w, progress(
-            f"converting {src.name}", reader.num_rows
-        ) as advance:
+        with (
+            TraceWriter(tmp, reader.meta, container=container) as w,
+            progress(f"converting {src.name}", reader.num_rows) as advance,
+        ):
             for batch in reader.batches():
                 w.write(batch)
                 advance(batch.n)
