@@ -43,10 +43,19 @@ class FindingCode(IntEnum):
     UNEXPECTED_EVENT = 11  # the trace has an output event the model did not produce
     WORD_MISMATCH = 12  # an output event's word differs (counter, woken EC, reason ...)
     SCHED_NOT_HIGHEST = 13  # a switch chose an SC that is not the highest-priority ready one
+    IMPOSSIBLE_ARRIVAL = 14  # an interrupt arrived that the modelled controller could not deliver (masked, active)
+    EARLY_TIMEOUT = 15  # a timer fired before the deadline it was armed for
     # --- replay: inputs the model cannot take
     UNKNOWN_OBJECT = 20  # an id no OBJ_CREATED / HC_EXIT introduced
     BAD_INPUT_CPU = 21  # CPU or selector out of range for the platform
     CURRENT_EC_MISMATCH = 22  # the ec column disagrees with the model's current EC
+    TYPE_MISMATCH = 23  # an id is used as an object of another type than it is known as
+    SELECTOR_ALIASED = 24  # a hypercall selector >= 2^18: NOVA silently uses its low 18 bits
+    BAD_RECORD = 25  # a record no kernel could write (invalid status word, unknown enumeration value)
+    # --- replay: knowledge (the model's own state, not a divergence)
+    COLD_START = 30  # the trace starts mid-run (no boot announcements): kernel state seeded unknown
+    TRACE_GAP = 31  # records lost on a CPU: the state they could have changed is unknown until observed
+    BOOT_INCOMPLETE = 32  # the boot announcements lack an object the kernel always creates
     # --- analyzers
     LATENCY_OUTLIER = 1000
     LOST_INTERRUPT = 1001
