@@ -70,3 +70,61 @@ def codes(r: Result) -> list[tuple[str, int]]:
 
 def clean(r: Result) -> bool:
     return not r.findings
+
+
+CREATES = (Hc.CREATE_PD, Hc.CREATE_EC, Hc.CREATE_SC, Hc.CREATE_PT, Hc.CREATE_SM, Hc.CREATE_DC)
+
+
+class Trace:
+    """A booted trace plus the root task as the calling EC; objects get ids 0x800040, 0x800080, ..."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        self.b, self.ids = booted(platform)
+        self._next = 0x800000
+        self.ec = self.ids.root_ec
+        self.cpu = 0
+
+    def oid(self) -> int:
+        self._next += 0x40
+        return self._next
+
+    def call(self, call: Hc, status: int | None = Status.SUCCESS, **kw: Any) -> int:
+        kw.setdefault("cpu", self.cpu)
+        return hc(self.b, kw.pop("ec", self.ec), call, status, **kw)
+
+    def create(self, call: Hc, sel: int, status: int = Status.SUCCESS, **kw: Any) -> int:
+        """A create_* hypercall; returns the created id (0 if the status is not SUCCESS)."""
+        oid = self.oid() if status == Status.SUCCESS else 0
+        self.call(call, status, sel=sel, created=oid, **kw)
+        return oid
+
+    def event(self, kind: Any, cpu: int | None = None, ec: int | None = None, **words: int) -> int:
+        return self.b.event(self.cpu if cpu is None else cpu, kind, ec=self.ec if ec is None else ec, **words)
+
+    def run(self, **kw: Any) -> Result:
+        return run(self.b, **kw)
+
+
+def wrong(status: int) -> int:
+    """A status no check of the tested call can produce (BAD_DEV, or BAD_FTR when BAD_DEV is expected)."""
+    return Status.BAD_FTR if status == Status.BAD_DEV else Status.BAD_DEV
+
+
+def status_findings(r: Result) -> list[tuple[int, int, int, int]]:
+    """(code, event, expected, observed) of every finding."""
+    return [(f.code, f.event, f.expected, f.observed) for f in r.findings]
+
+
+def check_status(make: Any, expected: int, **run_kw: Any) -> None:
+    """``make(recorded)`` builds a trace whose last call records ``recorded`` and returns (Trace, exit index).
+
+    With the expected status the replay is clean; with a wrong one it is exactly one STATUS_MISMATCH there.
+    """
+    t, i = make(expected)
+    r = t.run(**run_kw)
+    assert r.findings == [], [tuple(f) for f in r.findings]
+    bad = wrong(expected)
+    t, i = make(bad)
+    r = t.run(**run_kw)
+    assert status_findings(r) == [(int(FindingCode.STATUS_MISMATCH), i, int(expected), int(bad))]

@@ -40,6 +40,7 @@ class Verdict:
         self.status: int | None = None  # first definite failure, then the final primary status
         self.allowed = 0  # bit per status
         self.unsure = False
+        self.alloc = False  # the checks before allocation passed: the kernel made the object
 
     def need(self, ok: bool | None, fail: Status) -> bool:
         """One check: True while evaluation goes on (the check passed or is unknown)."""
@@ -59,6 +60,7 @@ class Verdict:
         if self.status is None:
             for s in statuses:
                 self.allowed |= 1 << int(s)
+            self.alloc = self.alloc or Status.MEM_OBJ in statuses
 
     def done(self) -> int:
         if self.status is None:
@@ -106,7 +108,7 @@ class Call:
         """Apply the call's effect for the recorded ``status`` and detach it from its EC."""
         if self.ec.call is self:
             self.ec.call = None
-        if mismatch:
+        if mismatch and Status.BAD_CAP in (self.status, status):  # a capability was not what the model had
             for space, sel in self.consulted:
                 space.store(sel, UNK)
         if self.commit is not None:

@@ -56,7 +56,7 @@ def _prepare(m: ReferenceModel, cpu: Cpu, call: Call, obj: Obj, perms: int | Non
     """Common tail: decide, announce, and commit at HC_EXIT for the recorded status."""
     status = call.v.done()
     call.created = obj
-    if status == Status.SUCCESS:
+    if call.v.alloc:  # NOVA traces "created" even when the insert then fails (domain.md 12)
         _announce(m, cpu, call, obj, detail)
     finish_call(m, call, status)
 
@@ -215,18 +215,22 @@ def create_sc(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
             if sc.cpu is not None:
                 m.cpus[sc.cpu].ready_complete = False
 
-    if status == Status.SUCCESS:
+    if call.v.alloc:
         _announce(m, cpu, call, sc, sc.cpu if sc.cpu is not None else -1)
+    if status == Status.SUCCESS:
         commit_now(m, True)
     finish_call(m, call, status)
 
-    def reconcile(m: ReferenceModel, st: int) -> None:
+    def settle(m: ReferenceModel, st: int) -> None:
+        """At HC_EXIT: the recorded status decides whether the SC exists (it acted at entry)."""
         if st == Status.SUCCESS and not committed[0]:
             commit_now(m, False)
         elif st != Status.SUCCESS and committed[0]:
             _uncreate_sc(m, call, sc)
+        elif st != Status.SUCCESS:
+            m.reg.discard(sc)
 
-    call.reconcile = reconcile
+    call.commit = settle
 
 
 def _uncreate_sc(m: ReferenceModel, call: Call, sc: Sc) -> None:
