@@ -9,7 +9,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from test_reference_support import ROOT_EC, ROOT_OBJ, ROOT_PD, Trace, check_status, status_findings, x86
+from test_reference_support import (
+    ROOT_EC,
+    ROOT_OBJ,
+    ROOT_PD,
+    Trace,
+    check_status,
+    pd_with_spaces,
+    status_findings,
+    x86,
+)
 
 from tracefmt.events import Kind
 from tracefmt.findings import FindingCode
@@ -28,16 +37,8 @@ def delegate(t: Trace, ssb: int, dsb: int, pmm: int, order: int = 0, status: int
     return t.call(Hc.CTRL_PD, status, sel=ROOT_OBJ, p1=ROOT_OBJ, p2=ssb << 12 | order, p3=dsb << 12 | pmm)
 
 
-def pd_with_spaces(t: Trace, sel: int, spaces: tuple[int, ...] = (1, 2, 5)) -> int:
-    """A new PD at sel with the given spaces (OBJ, HST, PIO by default) at sel+1, sel+2, ..."""
-    pd = t.create(Hc.CREATE_PD, sel, flags=CreatePdOp.PD, p1=ROOT_PD)
-    for k, op in enumerate(spaces, 1):
-        t.create(Hc.CREATE_PD, sel + k, flags=op, p1=sel)
-    return pd
-
-
-def mk(body):  # noqa: ANN001, ANN201 - a make(recorded) for check_status from a body(t, recorded) -> index
-    def make(recorded: int):  # noqa: ANN202
+def mk(body):
+    def make(recorded: int):
         t = Trace(x86())
         return t, body(t, recorded)
 
@@ -92,7 +93,7 @@ def test_create_pd_dma_without_iommu_is_bad_ftr() -> None:
     p = x86()
     p = replace(p, x86=replace(p.x86, iommus=(), remapping=False))
 
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(p)
         return t, t.call(Hc.CREATE_PD, rec, sel=FREE, flags=CreatePdOp.DMA, p1=ROOT_PD)
 
@@ -196,7 +197,7 @@ def _local_ec(t: Trace, sel: int = 0x310, cpu: int = 0) -> int:
     ],
 )
 def test_create_sc_statuses(pd_sel: int, ec_sel: int, qpd: int, sel: int, expected: int) -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86())
         _global_ec(t, cpu=1)
         _local_ec(t)
@@ -270,9 +271,7 @@ def test_selectors_alias_to_18_bits() -> None:
     t = Trace(x86())
     i = t.call(Hc.CREATE_SM, S.BAD_CAP, sel=(1 << 18) | ROOT_EC, p1=ROOT_PD)  # aliases to the root EC slot
     r = t.run()
-    assert [(f.code, f.event, f.expected) for f in r.findings] == [
-        (int(FindingCode.SELECTOR_ALIASED), i - 1, ROOT_EC)
-    ]
+    assert [(f.code, f.event, f.expected) for f in r.findings] == [(int(FindingCode.SELECTOR_ALIASED), i - 1, ROOT_EC)]
 
 
 def test_created_word_checks() -> None:

@@ -128,3 +128,39 @@ def check_status(make: Any, expected: int, **run_kw: Any) -> None:
     t, i = make(bad)
     r = t.run(**run_kw)
     assert status_findings(r) == [(int(FindingCode.STATUS_MISMATCH), i, int(expected), int(bad))]
+
+
+def pd_with_spaces(t: Trace, sel: int, spaces: tuple[int, ...] | None = None) -> int:
+    """A new PD at sel (authorised by the root PD) with spaces at sel+1.. (OBJ, HST, and PIO on x86)."""
+    from tracefmt.nova import CreatePdOp
+
+    if spaces is None:
+        spaces = (CreatePdOp.OBJ, CreatePdOp.HST) + ((CreatePdOp.PIO,) if t.platform.arch == "x86_64" else ())
+    pd = t.create(Hc.CREATE_PD, sel, flags=CreatePdOp.PD, p1=ROOT_PD)
+    for k, op in enumerate(spaces, 1):
+        t.create(Hc.CREATE_PD, sel + k, flags=op, p1=sel)
+    return pd
+
+
+def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0) -> tuple[int, int]:
+    """A local EC in a new PD with a portal in the root space; the root calls it (rendezvous on the root SC).
+
+    Returns (local EC, portal selector); afterwards the local EC is the caller of ``t.call``.
+    """
+    from tracefmt.events import Kind, SwitchReason
+
+    pd_with_spaces(t, sel)
+    ec = t.create(Hc.CREATE_EC, sel + 0x10, p1=sel, p2=0x3000 | t.cpu)
+    t.create(Hc.CREATE_PT, sel + 0x11, p1=ROOT_PD, p2=sel + 0x10, p3=0x5000)
+    t.call(Hc.IPC_CALL, None, sel=sel + 0x11, p1=mtd)
+    t.event(
+        Kind.SCHED_SWITCH,
+        ec=ec,
+        from_ec=t.ids.root_ec,
+        to_ec=ec,
+        from_sc=t.ids.root_sc,
+        to_sc=t.ids.root_sc,
+        switch_reason=SwitchReason.IPC_CALL,
+    )
+    t.ec = ec
+    return ec, sel + 0x11

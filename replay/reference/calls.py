@@ -277,6 +277,12 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
             if exp is not None and i64(exp) != got:
                 m.report(FindingCode.OUT_MISMATCH, ev, ec.id, i64(exp), got, call.hc, epoch=epoch)
                 break
+        sc = call.used_sc
+        if sc is not None:  # ctrl_sc: consumed time never decreases (MODEL.md 9)
+            used = u64(ev.a[1])
+            if used < sc.used_seen:
+                m.report(FindingCode.OUT_MISMATCH, ev, ec.id, sc.used_seen, used, call.hc, epoch=epoch)
+            sc.used_seen = max(sc.used_seen, used)
     _check_created(m, ev, call, observed)
     ec.cont = Cont.USER
     call.close(m, observed, mismatch)
