@@ -164,3 +164,56 @@ def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0) -> tuple[int, int]:
     )
     t.ec = ec
     return ec, sel + 0x11
+
+
+EVT = 0x400  # event selector base of the global ECs the tests start
+
+
+def start_global(t: Trace, cpu: int, sel: int, prio: int = 50, handler_sel: int | None = None) -> tuple[int, int, int]:
+    """A global EC on ``cpu`` (root PD, evt 0x400) with a STARTUP handler and an SC; it runs and returns to user.
+
+    Written as a recorder sees it: the creations on CPU 0; for another CPU the RRQ IPI, then on that CPU
+    IPI_RECV, the switch to the new EC, its STARTUP event to the handler, and the handler's reply.
+    Returns (global EC, its SC, handler EC).
+    """
+    from tracefmt.events import EventClass, Kind, SwitchReason
+    from tracefmt.nova import Ipi
+
+    ids = t.ids
+    hsel = sel + 1 if handler_sel is None else handler_sel
+    handler = t.create(Hc.CREATE_EC, hsel, p1=ROOT_PD, p2=0x6000 | cpu)  # local handler on the same CPU
+    portal = EVT + 32  # x86 STARTUP = SELHST/ARCH + 0
+    t.create(Hc.CREATE_PT, portal, p1=ROOT_PD, p2=hsel, p3=0x7000)
+    g = t.create(Hc.CREATE_EC, sel, flags=2, p1=ROOT_PD, p2=0x8000 | cpu, p4=EVT)
+    sc = t.oid()
+    t.call(Hc.CREATE_SC, None, sel=sel + 2, p1=ROOT_PD, p2=sel, p3=5 | prio << 16)
+    assert cpu != t.cpu, "start_global runs the EC on another CPU"
+    t.event(Kind.IPI_SEND, target_cpu=cpu, ipi=Ipi.RRQ)
+    t.b.hc_exit(t.cpu, t.ec, Hc.CREATE_SC, 0, created=sc)
+    idle_ec, idle_sc = ids.idle_ec[cpu], ids.idle_sc[cpu]
+    t.b.event(cpu, Kind.IPI_RECV, ec=idle_ec, source_cpu=t.cpu, ipi=Ipi.RRQ)
+    sw = dict(switch_reason=SwitchReason.WAKE)
+    t.b.event(cpu, Kind.SCHED_SWITCH, ec=g, from_ec=idle_ec, to_ec=g, from_sc=idle_sc, to_sc=sc, **sw)
+    t.b.event(cpu, Kind.EVENT_DELIVERY, ec=g, event=32, handler=handler, event_class=EventClass.STARTUP, portal=portal)
+    t.b.event(
+        cpu,
+        Kind.SCHED_SWITCH,
+        ec=handler,
+        from_ec=g,
+        to_ec=handler,
+        from_sc=sc,
+        to_sc=sc,
+        switch_reason=SwitchReason.IPC_CALL,
+    )
+    t.b.hc_entry(cpu, handler, Hc.IPC_REPLY, p1=0)
+    t.b.event(
+        cpu,
+        Kind.SCHED_SWITCH,
+        ec=g,
+        from_ec=handler,
+        to_ec=g,
+        from_sc=sc,
+        to_sc=sc,
+        switch_reason=SwitchReason.IPC_REPLY,
+    )
+    return g, sc, handler

@@ -108,6 +108,8 @@ class Call:
         """Apply the call's effect for the recorded ``status`` and detach it from its EC."""
         if self.ec.call is self:
             self.ec.call = None
+        if self.hc == Hc.CTRL_SM:
+            self.ec.timeout, self.ec.timeout_sm = 0, None  # disarmed when the EC resumes (sys_finish<.., true>)
         if mismatch and Status.BAD_CAP in (self.status, status):  # a capability was not what the model had
             for space, sel in self.consulted:
                 space.store(sel, UNK)

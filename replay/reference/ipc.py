@@ -234,6 +234,7 @@ def event_delivery(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     m.flush(cpu)
     cpu.learning = False
     m.action[cpu.n] = ev.i
+    m.check_current(cpu, ev, ev.ec)
     x = cpu.ec
     if x is None:
         return

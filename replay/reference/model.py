@@ -19,8 +19,9 @@ from tracefmt.nova import API_2024, ObjType, PdSubtype
 from tracefmt.platform import Platform
 from tracefmt.schema import EventBatch
 
-# kinds whose ec column names the EC current on the recording CPU (MODEL.md 2.3)
-_EC_IS_CURRENT = frozenset(set(Kind) - {Kind.SCHED_SWITCH, Kind.RECORDER_LOSS, Kind.OBJ_CREATED})
+# inputs: their ec column names the EC current on the recording CPU (MODEL.md 2.3); outputs carry the
+# expected ec column in their expectation instead (the model has already finished the whole action)
+_EC_IS_CURRENT = frozenset({Kind.HC_ENTRY, Kind.IRQ_ARRIVAL, Kind.TIMEOUT, Kind.IPI_RECV, Kind.MARKER})
 _FLUSHING = frozenset({Kind.HC_ENTRY, Kind.IRQ_ARRIVAL, Kind.TIMEOUT, Kind.IPI_RECV})
 
 
@@ -168,10 +169,10 @@ class ReferenceModel:
             ev.i if ev else -1,
             ev.ts if ev else (self.last_ts or 0),
             ev.cpu if ev else -1,
-            subject,
-            expected,
-            observed,
-            detail,
+            int(subject),
+            int(expected),
+            int(observed),
+            int(detail),
         )
         self.findings.append(f)
 
@@ -182,6 +183,8 @@ class ReferenceModel:
     ) -> None:
         """Append an expected output to CPU c's FIFO (the action of the input c is executing)."""
         act = self.action[c] if self.action[c] >= 0 else (self.ev.i if self.ev else -1)
+        if ec is None and kind not in (Kind.SCHED_SWITCH, Kind.OBJ_CREATED):
+            ec = self.cpus[c].ec  # the EC current when the kernel records it
         self.cpus[c].pending.append(Expect(int(kind), words, ec, optional, act, self.epoch, ref))
 
     def flush(self, cpu: Cpu) -> None:

@@ -77,6 +77,8 @@ def output(m: ReferenceModel, cpu: Cpu, ev: Ev, unexpected_ok: bool = False) -> 
     skip_before(m, cpu, j, ev)
     x = cpu.pending.popleft()
     i = _compare(m, x, ev)
+    if i < 0 and x.ec is not None and ev.ec not in (0, -1) and not key_match(x.ec, ev.ec, m.reg):
+        m.report(FindingCode.CURRENT_EC_MISMATCH, ev, ev.ec, value(x.ec), ev.ec, 5, epoch=x.epoch)
     if i >= 0:
         expl = Explanation.RECORDER if i == 4 and ev.kind == Kind.SCHED_SWITCH else None
         m.report(FindingCode.WORD_MISMATCH, ev, _subject(ev), value(x.words[i]), ev.a[i], i, expl, x.epoch)
@@ -169,6 +171,7 @@ def _released(m: ReferenceModel, sm: Sm | None, w: Ec, status: int) -> None:
     w.cont = Cont.EXIT if w.call is not None else None
     if w.call is not None:
         w.call.status = int(status)
+        w.call.v.status, w.call.v.allowed = int(status), 1 << int(status)
     for sc in w.parked:
         sc.state = None
         if sc.cpu is not None:

@@ -46,7 +46,8 @@ def release(m: ReferenceModel, c: int, sm: Sm | None, w: Ec, reason: int, status
     w.blocked_on = None
     w.cont = Cont.EXIT
     if w.call is not None:
-        w.call.status = status
+        w.call.status = int(status)
+        w.call.v.status, w.call.v.allowed = int(status), 1 << int(status)
     m.emit(c, Kind.EC_WAKE, [w, int(reason), sm, w.cpu, 0])
     sched.unblock_parked(m, c, w)
 
@@ -69,7 +70,6 @@ def down(m: ReferenceModel, cpu: Cpu, call: Call, sm: Sm, zero: bool, deadline: 
 
 def block(m: ReferenceModel, cpu: Cpu, call: Call, sm: Sm, deadline: int) -> None:
     ec = call.ec
-    call.v.may(Status.TIMEOUT)
     m.emit(cpu.n, Kind.SM_BLOCK, [sm, i64(deadline), cpu.sc, 0, 0], ec=ec)
     call.status = None
     ec.call = call
