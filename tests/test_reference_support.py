@@ -142,7 +142,7 @@ def pd_with_spaces(t: Trace, sel: int, spaces: tuple[int, ...] | None = None) ->
     return pd
 
 
-def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0) -> tuple[int, int]:
+def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0, flags: int = 0) -> tuple[int, int]:
     """A local EC in a new PD with a portal in the root space; the root calls it (rendezvous on the root SC).
 
     Returns (local EC, portal selector); afterwards the local EC is the caller of ``t.call``.
@@ -152,7 +152,7 @@ def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0) -> tuple[int, int]:
     pd_with_spaces(t, sel)
     ec = t.create(Hc.CREATE_EC, sel + 0x10, p1=sel, p2=0x3000 | t.cpu)
     t.create(Hc.CREATE_PT, sel + 0x11, p1=ROOT_PD, p2=sel + 0x10, p3=0x5000)
-    t.call(Hc.IPC_CALL, None, sel=sel + 0x11, p1=mtd)
+    t.call(Hc.IPC_CALL, None, sel=sel + 0x11, p1=mtd, flags=flags)
     t.event(
         Kind.SCHED_SWITCH,
         ec=ec,
@@ -169,31 +169,57 @@ def enter_local(t: Trace, sel: int = 0x200, mtd: int = 0) -> tuple[int, int]:
 EVT = 0x400  # event selector base of the global ECs the tests start
 
 
-def start_global(t: Trace, cpu: int, sel: int, prio: int = 50, handler_sel: int | None = None) -> tuple[int, int, int]:
+def start_global(
+    t: Trace, cpu: int, sel: int, prio: int = 50, handler: int | None = None, queued: bool = False
+) -> tuple[int, int, int]:
     """A global EC on ``cpu`` (root PD, evt 0x400) with a STARTUP handler and an SC; it runs and returns to user.
 
-    Written as a recorder sees it: the creations on CPU 0; for another CPU the RRQ IPI, then on that CPU
-    IPI_RECV, the switch to the new EC, its STARTUP event to the handler, and the handler's reply.
+    Written as a recorder sees it: the creations on CPU 0; the RRQ IPI (unless ``queued``: CPU ``cpu``'s
+    release queue was not empty), then on that CPU IPI_RECV, the switch to the new EC, its STARTUP event to
+    the handler (a local EC at sel+1, or the given one whose portal exists), and the handler's reply.
     Returns (global EC, its SC, handler EC).
     """
-    from tracefmt.events import EventClass, Kind, SwitchReason
+    from tracefmt.events import Kind
     from tracefmt.nova import Ipi
 
     ids = t.ids
-    hsel = sel + 1 if handler_sel is None else handler_sel
-    handler = t.create(Hc.CREATE_EC, hsel, p1=ROOT_PD, p2=0x6000 | cpu)  # local handler on the same CPU
     portal = EVT + 32  # x86 STARTUP = SELHST/ARCH + 0
-    t.create(Hc.CREATE_PT, portal, p1=ROOT_PD, p2=hsel, p3=0x7000)
+    if handler is None:
+        handler = t.create(Hc.CREATE_EC, sel + 1, p1=ROOT_PD, p2=0x6000 | cpu)  # local, same CPU
+        t.create(Hc.CREATE_PT, portal, p1=ROOT_PD, p2=sel + 1, p3=0x7000)
     g = t.create(Hc.CREATE_EC, sel, flags=2, p1=ROOT_PD, p2=0x8000 | cpu, p4=EVT)
     sc = t.oid()
     t.call(Hc.CREATE_SC, None, sel=sel + 2, p1=ROOT_PD, p2=sel, p3=5 | prio << 16)
     assert cpu != t.cpu, "start_global runs the EC on another CPU"
-    t.event(Kind.IPI_SEND, target_cpu=cpu, ipi=Ipi.RRQ)
+    if not queued:
+        t.event(Kind.IPI_SEND, target_cpu=cpu, ipi=Ipi.RRQ)
     t.b.hc_exit(t.cpu, t.ec, Hc.CREATE_SC, 0, created=sc)
-    idle_ec, idle_sc = ids.idle_ec[cpu], ids.idle_sc[cpu]
-    t.b.event(cpu, Kind.IPI_RECV, ec=idle_ec, source_cpu=t.cpu, ipi=Ipi.RRQ)
-    sw = dict(switch_reason=SwitchReason.WAKE)
-    t.b.event(cpu, Kind.SCHED_SWITCH, ec=g, from_ec=idle_ec, to_ec=g, from_sc=idle_sc, to_sc=sc, **sw)
+    if queued:
+        return g, sc, handler
+    run_started(t, cpu, g, sc, handler, from_ec=ids.idle_ec[cpu], from_sc=ids.idle_sc[cpu])
+    return g, sc, handler
+
+
+def run_started(
+    t: Trace,
+    cpu: int,
+    g: int,
+    sc: int,
+    handler: int,
+    from_ec: int,
+    from_sc: int,
+    reason: int | None = None,
+    ipi: bool = True,
+) -> None:
+    """On ``cpu``: (RRQ IPI received,) switch to new global EC g, STARTUP to the handler, its reply."""
+    from tracefmt.events import EventClass, Kind, SwitchReason
+    from tracefmt.nova import Ipi
+
+    portal = EVT + 32
+    if ipi:
+        t.b.event(cpu, Kind.IPI_RECV, ec=from_ec, source_cpu=t.cpu, ipi=Ipi.RRQ)
+    why = SwitchReason.WAKE if reason is None else reason
+    t.b.event(cpu, Kind.SCHED_SWITCH, ec=g, from_ec=from_ec, to_ec=g, from_sc=from_sc, to_sc=sc, switch_reason=why)
     t.b.event(cpu, Kind.EVENT_DELIVERY, ec=g, event=32, handler=handler, event_class=EventClass.STARTUP, portal=portal)
     t.b.event(
         cpu,
@@ -216,4 +242,3 @@ def start_global(t: Trace, cpu: int, sel: int, prio: int = 50, handler_sel: int 
         to_sc=sc,
         switch_reason=SwitchReason.IPC_REPLY,
     )
-    return g, sc, handler

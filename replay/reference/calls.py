@@ -92,6 +92,11 @@ class Call:
     consulted: list[tuple[Space, int]] = field(default_factory=list)
     used_sc: Any = None  # ctrl_sc: the SC whose consumed time out_p1 reports
 
+    def decide(self, status: int) -> None:
+        """A waiting call (blocked down, ipc_call in progress) learns its result: exactly this status."""
+        self.status = int(status)
+        self.v.status, self.v.allowed = int(status), 1 << int(status)
+
     def expected_p0(self) -> int:
         if self.hc == Hc.IPC_CALL and self.status == Status.SUCCESS:
             return i64(self.p0)  # NOVA leaves p0 untouched on ipc_call success (domain.md 2.1)

@@ -136,7 +136,7 @@ def reply(m: ReferenceModel, cpu: Cpu, e: Ec, cont: Cont, reason: int, status: i
     else:
         caller.cont = Cont.EXIT
         if caller.call is not None:
-            caller.call.status = int(status)
+            caller.call.decide(status)
     caller.callee, e.caller = None, None
     d = cpu.donations
     if d is None:

@@ -170,8 +170,7 @@ def _released(m: ReferenceModel, sm: Sm | None, w: Ec, status: int) -> None:
     w.blocked_on = None
     w.cont = Cont.EXIT if w.call is not None else None
     if w.call is not None:
-        w.call.status = int(status)
-        w.call.v.status, w.call.v.allowed = int(status), 1 << int(status)
+        w.call.decide(status)
     for sc in w.parked:
         sc.state = None
         if sc.cpu is not None:

@@ -46,8 +46,7 @@ def release(m: ReferenceModel, c: int, sm: Sm | None, w: Ec, reason: int, status
     w.blocked_on = None
     w.cont = Cont.EXIT
     if w.call is not None:
-        w.call.status = int(status)
-        w.call.v.status, w.call.v.allowed = int(status), 1 << int(status)
+        w.call.decide(status)
     m.emit(c, Kind.EC_WAKE, [w, int(reason), sm, w.cpu, 0])
     sched.unblock_parked(m, c, w)
 
