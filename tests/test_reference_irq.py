@@ -9,7 +9,7 @@ from test_reference_support import NOVA_OBJ, ROOT_OBJ, ROOT_PD, Trace, arm, chec
 
 from tracefmt.events import IrqCause, IrqKind, Kind, SwitchReason, UpCause, WakeReason
 from tracefmt.findings import FindingCode
-from tracefmt.nova import FlagAssignInt2024, FlagCtrlSm, FlagCreateSm2026, Hc, Ipi, Status
+from tracefmt.nova import FlagAssignInt2024, FlagCreateSm2026, FlagCtrlSm, Hc, Ipi, Status
 
 S = Status
 M, T, G = int(FlagAssignInt2024.M), int(FlagAssignInt2024.T), int(FlagAssignInt2024.G)
@@ -23,8 +23,16 @@ def pull_int(t: Trace, n: int, sel: int = SEL) -> int:
     return t.ids.int_sm[n]
 
 
-def assign(t: Trace, flags: int, cpu: int = 0, dev: int = 0, out1: int = 0, out2: int = 0, sel: int = SEL,
-           status: int = S.SUCCESS) -> int:
+def assign(
+    t: Trace,
+    flags: int,
+    cpu: int = 0,
+    dev: int = 0,
+    out1: int = 0,
+    out2: int = 0,
+    sel: int = SEL,
+    status: int = S.SUCCESS,
+) -> int:
     return t.call(Hc.ASSIGN_INT, status, sel=sel, flags=flags, p1=cpu, p2=dev, out1=out1, out2=out2)
 
 
@@ -39,8 +47,15 @@ def block_root_on(t: Trace, sm: int, pre: list[tuple] | None = None) -> None:
     for kind, n, ik, cause in pre or []:
         irq_ev(t, kind, n, ik, cause)
     t.event(Kind.SM_BLOCK, sm=sm, deadline=0, sc=ids.root_sc)
-    t.event(Kind.SCHED_SWITCH, ec=ids.idle_ec[0], from_ec=ids.root_ec, to_ec=ids.idle_ec[0], from_sc=ids.root_sc,
-            to_sc=ids.idle_sc[0], switch_reason=SwitchReason.BLOCK)
+    t.event(
+        Kind.SCHED_SWITCH,
+        ec=ids.idle_ec[0],
+        from_ec=ids.root_ec,
+        to_ec=ids.idle_ec[0],
+        from_sc=ids.root_sc,
+        to_sc=ids.idle_sc[0],
+        switch_reason=SwitchReason.BLOCK,
+    )
 
 
 def wake_root(t: Trace, sm: int, n: int, cpu: int = 0) -> None:
@@ -56,13 +71,21 @@ def root_runs(t: Trace, status: int = S.SUCCESS, ipi: bool = False) -> int:
     ids = t.ids
     if ipi:
         t.event(Kind.IPI_RECV, ec=ids.idle_ec[0], source_cpu=1, ipi=Ipi.RRQ)
-    t.event(Kind.SCHED_SWITCH, ec=ids.root_ec, from_ec=ids.idle_ec[0], to_ec=ids.root_ec, from_sc=ids.idle_sc[0],
-            to_sc=ids.root_sc, switch_reason=SwitchReason.WAKE)
+    t.event(
+        Kind.SCHED_SWITCH,
+        ec=ids.root_ec,
+        from_ec=ids.idle_ec[0],
+        to_ec=ids.root_ec,
+        from_sc=ids.idle_sc[0],
+        to_sc=ids.root_sc,
+        switch_reason=SwitchReason.WAKE,
+    )
     return t.b.hc_exit(0, ids.root_ec, Hc.CTRL_SM, status)
 
 
-def arrive(t: Trace, vector: int, n: int, ik: IrqKind, cpu: int = 0, source: int = -1, eid: int = -1,
-           ec: int | None = None) -> int:
+def arrive(
+    t: Trace, vector: int, n: int, ik: IrqKind, cpu: int = 0, source: int = -1, eid: int = -1, ec: int | None = None
+) -> int:
     """IRQ_ARRIVAL; it interrupts the idle EC of that CPU unless ``ec`` says who runs there."""
     cur = t.ids.idle_ec[cpu] if ec is None else ec
     return t.event(Kind.IRQ_ARRIVAL, cpu=cpu, ec=cur, vector=vector, irq=n, source=source, irq_kind=ik, event_id=eid)
@@ -82,7 +105,7 @@ def arrive(t: Trace, vector: int, n: int, ik: IrqKind, cpu: int = 0, source: int
     ],
 )
 def test_assign_int_2024_x86(n: int, cpu: int, sel: int, expected: int, out: tuple[int, int]) -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86())
         pull_int(t, n)
         o1, o2 = out if rec == S.SUCCESS else (0, 0)
@@ -101,7 +124,7 @@ def test_assign_int_msi_values_without_remapping_and_wrong_values() -> None:
 
 
 def test_regular_semaphore_cannot_be_assigned() -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86())
         t.create(Hc.CREATE_SM, SEL, p1=ROOT_PD, p2=0)
         return t, assign(t, 0, status=rec)
@@ -141,10 +164,12 @@ def test_x86_level_pin_missing_mask_is_reported() -> None:
     pin = IrqKind.X86_PIN
     block_root_on(t, sm, [(Kind.IRQ_UNMASK, 16, pin, IrqCause.DOWN)])
     arrive(t, 0x30, 16, pin)
-    i = t.event(Kind.SM_UP, ec=t.ids.idle_ec[0], sm=sm, counter=0, woken=t.ids.root_ec, up_cause=UpCause.INTERRUPT,
-                irq=16)
-    t.event(Kind.EC_WAKE, ec=t.ids.idle_ec[0], woken=t.ids.root_ec, wake_reason=WakeReason.SM_UP, object=sm,
-            target_cpu=0)
+    i = t.event(
+        Kind.SM_UP, ec=t.ids.idle_ec[0], sm=sm, counter=0, woken=t.ids.root_ec, up_cause=UpCause.INTERRUPT, irq=16
+    )
+    t.event(
+        Kind.EC_WAKE, ec=t.ids.idle_ec[0], woken=t.ids.root_ec, wake_reason=WakeReason.SM_UP, object=sm, target_cpu=0
+    )
     irq_ev(t, Kind.IRQ_EOI, 16, pin, IrqCause.ARRIVAL, ec=t.ids.idle_ec[0])
     root_runs(t)
     assert [(f.code, f.event, f.detail) for f in t.run().findings] == [
@@ -159,8 +184,9 @@ def test_x86_edge_pin_counts_every_edge_and_z_collapses() -> None:
     pin = IrqKind.X86_PIN
     for counter in (1, 2):
         arrive(t, 0x30, 16, pin, cpu=1)
-        t.event(Kind.SM_UP, cpu=1, ec=t.ids.idle_ec[1], sm=sm, counter=counter, woken=0,
-                up_cause=UpCause.INTERRUPT, irq=16)
+        t.event(
+            Kind.SM_UP, cpu=1, ec=t.ids.idle_ec[1], sm=sm, counter=counter, woken=0, up_cause=UpCause.INTERRUPT, irq=16
+        )
         irq_ev(t, Kind.IRQ_EOI, 16, pin, IrqCause.ARRIVAL, cpu=1, ec=t.ids.idle_ec[1])
     t.call(Hc.CTRL_SM, S.SUCCESS, sel=SEL, flags=D | FlagCtrlSm.Z)  # no unmask for an edge pin
     r = t.run()
@@ -181,7 +207,7 @@ def test_x86_msi_on_another_cpu_wakes_remotely() -> None:
 
 
 def test_down_on_the_wrong_cpu_is_bad_cpu_without_acknowledge() -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86())
         pull_int(t, 16)
         assign(t, T, cpu=1)
@@ -248,14 +274,14 @@ def test_arm_guest_owned_spi_is_not_deactivated_by_down() -> None:
 
 
 def test_arm_assign_int_has_no_msi_values_and_checks_cpu() -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(arm())
         pull_int(t, 2)
         return t, assign(t, 0, cpu=1, status=rec)
 
     check_status(make, S.SUCCESS)
 
-    def make2(rec: int):  # noqa: ANN202
+    def make2(rec: int):
         t = Trace(arm())
         pull_int(t, 2)
         return t, assign(t, 0, cpu=7, status=rec)
@@ -263,7 +289,7 @@ def test_arm_assign_int_has_no_msi_values_and_checks_cpu() -> None:
     check_status(make2, S.BAD_CPU)
 
 
-# --- nova-2026 ---------------------------------------------------------------------------------------------------------
+# --- nova-2026 ----------------------------------------------------------------------------------------------------
 
 
 def int_sm_2026(t: Trace, intid: int, sel: int = SEL, status: int = S.SUCCESS, pd: int = ROOT_PD) -> int:
@@ -276,8 +302,18 @@ def dc_2026(t: Trace, sel: int, topo: int, dmar: int = 0xFED90000, intr: int = 0
     return t.create(Hc.CREATE_DC, sel, p1=ROOT_PD, p2=topo, p3=dmar, p4=intr)
 
 
-def assign26(t: Trace, attach: bool, sel: int, dc: int, cfg: int, vec: int, cpu: int, idx: int = 0,
-             status: int = S.SUCCESS, out: tuple[int, int] = (0, 0)) -> int:
+def assign26(
+    t: Trace,
+    attach: bool,
+    sel: int,
+    dc: int,
+    cfg: int,
+    vec: int,
+    cpu: int,
+    idx: int = 0,
+    status: int = S.SUCCESS,
+    out: tuple[int, int] = (0, 0),
+) -> int:
     p2 = cfg | vec << 8 | cpu << 16 | idx << 32
     return t.call(Hc.ASSIGN_INT, status, sel=sel, flags=int(attach), p1=dc, p2=p2, out1=out[0], out2=out[1])
 
@@ -287,7 +323,7 @@ def assign26(t: Trace, attach: bool, sel: int, dc: int, cfg: int, vec: int, cpu:
     [(30, False, S.SUCCESS), (300, False, S.BAD_PAR), (30, True, S.BAD_CAP)],
 )
 def test_create_sm_interrupt_2026(intid: int, delegated: bool, expected: int) -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86(api="nova-2026"))
         pd = ROOT_PD
         if delegated:  # a PD capability without the DC permission (0x20)
@@ -314,7 +350,7 @@ def test_create_sm_interrupt_2026(intid: int, delegated: bool, expected: int) ->
     ],
 )
 def test_assign_int_2026_x86_msi(case: str, expected: int) -> None:
-    def make(rec: int):  # noqa: ANN202
+    def make(rec: int):
         t = Trace(x86(api="nova-2026"))
         int_sm_2026(t, 30)
         dc_2026(t, 0x60, topo=0x10100 if case == "segment" else 0x0100)

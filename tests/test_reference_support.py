@@ -170,7 +170,13 @@ EVT = 0x400  # event selector base of the global ECs the tests start
 
 
 def start_global(
-    t: Trace, cpu: int, sel: int, prio: int = 50, handler: int | None = None, queued: bool = False
+    t: Trace,
+    cpu: int,
+    sel: int,
+    prio: int = 50,
+    handler: int | None = None,
+    queued: bool = False,
+    run: bool = True,
 ) -> tuple[int, int, int]:
     """A global EC on ``cpu`` (root PD, evt 0x400) with a STARTUP handler and an SC; it runs and returns to user.
 
@@ -194,7 +200,7 @@ def start_global(
     if not queued:
         t.event(Kind.IPI_SEND, target_cpu=cpu, ipi=Ipi.RRQ)
     t.b.hc_exit(t.cpu, t.ec, Hc.CREATE_SC, 0, created=sc)
-    if queued:
+    if queued or not run:
         return g, sc, handler
     run_started(t, cpu, g, sc, handler, from_ec=ids.idle_ec[cpu], from_sc=ids.idle_sc[cpu])
     return g, sc, handler

@@ -30,7 +30,7 @@ def _forget_cpu(cpu) -> None:
     cpu.ready_complete = cpu.release_complete = False
     cpu.donations = None
     cpu.pending.clear()
-    cpu.resched = cpu.drop = False
+    cpu.resched = cpu.drop = cpu.awaiting = False
     cpu.learning = True
 
 

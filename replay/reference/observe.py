@@ -56,6 +56,8 @@ def missing(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev | None, flushed: bool
         calls.missing_exit(m, x.ref, ev)
         return
     m.report(FindingCode.MISSING_EVENT, ev, x.subject(), -1, -1, x.kind, epoch=x.epoch)
+    if x.kind == Kind.SCHED_SWITCH:
+        cpu.awaiting = False
     if x.kind == Kind.SCHED_SWITCH and flushed:
         cpu.ec = cpu.sc = None  # did the CPU switch or not? learn from the next event
         cpu.ready_complete = False
@@ -228,6 +230,7 @@ def switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     skip_before(m, cpu, j, ev)
     x = cpu.pending.popleft()
     info = x.ref
+    cpu.awaiting = False
     for i in ORDER[Kind.SCHED_SWITCH]:
         if word_match(x.words[i], ev.a[i], m.reg):
             continue
@@ -242,6 +245,7 @@ def switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         expl = Explanation.RECORDER if i == 4 else None
         m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[i]), ev.a[i], i, expl, x.epoch)
         break
+    sched.end_action(m, cpu)  # the new EC resumes (its HC_EXIT, STARTUP, retried call ...)
 
 
 def _other_pick(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect, info: Any, obs: Sc | None) -> None:
@@ -281,7 +285,7 @@ def _adopt(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect | None) -> None:
             sc.left = 1
     cpu.sc = sc if isinstance(sc, Sc) else None
     cpu.ec = ec if isinstance(ec, Ec) else None
-    cpu.resched = cpu.drop = False
+    cpu.resched = cpu.drop = cpu.awaiting = False
     if isinstance(ec, Ec):
         if ec.cont in BLOCKED_CONTS or ec.cont == Cont.CALLING:
             ec.cont = None

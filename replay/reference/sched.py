@@ -112,6 +112,7 @@ def unknown_schedule(cpu: Cpu) -> None:
     cpu.ec = cpu.sc = None
     cpu.resched = False
     cpu.drop = False
+    cpu.awaiting = False
     cpu.ready_complete = False
 
 
@@ -159,6 +160,7 @@ def switch_to(m: ReferenceModel, cpu: Cpu, sc: Sc, ec: Ec, reason: int, parks: l
     if sc is not cpu.sc or ec is not cpu.ec:
         info = Switch(cpu.ec, cpu.sc, ec, sc, int(reason), parks or [])
         m.emit(cpu.n, Kind.SCHED_SWITCH, [cpu.ec, ec, cpu.sc, sc, int(reason)], ref=info)
+        cpu.awaiting = True  # the new EC resumes once the switch is seen (MODEL.md 2.2)
     if sc is not cpu.sc:
         sc.since = ts_now(m)
     cpu.sc, cpu.ec = sc, ec
@@ -172,6 +174,8 @@ def end_action(m: ReferenceModel, cpu: Cpu, reason: int | None = None) -> None:
     from replay.reference import ipc
 
     for _ in range(_MAX_STEPS):
+        if cpu.awaiting:
+            return
         if cpu.ec is None or cpu.sc is None:
             cpu.drop = cpu.resched = False
             return
@@ -179,6 +183,8 @@ def end_action(m: ReferenceModel, cpu: Cpu, reason: int | None = None) -> None:
             schedule(m, cpu, True, SwitchReason.BLOCK if reason is None else reason)
         elif cpu.resched:
             schedule(m, cpu, False, SwitchReason.PREEMPT if reason is None else reason)
+        if cpu.awaiting:
+            return
         reason = None
         ec = cpu.ec
         if ec is None:

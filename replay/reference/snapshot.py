@@ -101,6 +101,7 @@ def _cpu(m: ReferenceModel, cpu: Any) -> dict[str, Any]:
         "release": [sc.id for sc in cpu.release],
         "release_complete": cpu.release_complete,
         "resched": cpu.resched,
+        "awaiting_switch": cpu.awaiting,
         "donations": cpu.donations,
         "pending": [x.row() for x in cpu.pending],
     }

@@ -192,6 +192,7 @@ class Cpu:
     release_complete: bool = True
     resched: bool = False
     drop: bool = False  # the current SC leaves the CPU at the end of the action (blocked, parked, dropped)
+    awaiting: bool = False  # a predicted SCHED_SWITCH is not seen yet: the new EC resumes when it is
     donations: int | None = 0
     pending: deque = field(default_factory=deque)  # replay.reference.expect.Expect
     learning: bool = (
