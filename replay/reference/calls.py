@@ -255,7 +255,9 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     if call is None:
         if j >= 0:
             del cpu.pending[j]
-        if ec.cont is not None and not cpu.learning:
+        late = ec.missed is not None and ec.missed.number == (u64(ev.a[4]) & P0_NUMBER_MASK)
+        ec.missed = None
+        if ec.cont is not None and not cpu.learning and not late:
             m.report(FindingCode.UNEXPECTED_EXIT, ev, ec.id, detail=ev.hc)
         ec.cont = Cont.USER
         return
@@ -292,6 +294,7 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
             sc.used_seen = max(sc.used_seen, used)
     _check_created(m, ev, call, observed)
     ec.cont = Cont.USER
+    ec.missed = None
     call.close(m, observed, mismatch)
 
 
@@ -312,3 +315,4 @@ def missing_exit(m: ReferenceModel, call: Call, ev: Ev | None) -> None:
     st = call.status if call.status is not None else call.v.done()
     m.report(FindingCode.MISSING_EXIT, ev, call.ec.id, st, -1, call.hc, epoch=call.epoch)
     call.close(m, st, False)
+    call.ec.missed = call

@@ -102,8 +102,8 @@ def retry(m: ReferenceModel, cpu: Cpu, ec: Ec) -> None:
     call = ec.call
     if isinstance(call, Call) and call.hc == 0:
         ipc_call(m, cpu, call)
-    elif ec.event_wait:
-        deliver(m, cpu, ec, ec.reply_mtd or 0, None)
+    elif ec.event_wait and ec.event_no is not None:
+        deliver(m, cpu, ec, ec.event_no, None)
     else:
         ec.cont = None
 
@@ -187,46 +187,56 @@ def deliver_pending_event(m: ReferenceModel, cpu: Cpu, ec: Ec) -> None:
     deliver(m, cpu, ec, startup_event(m, ec), EventClass.STARTUP)
 
 
-def deliver(m: ReferenceModel, cpu: Cpu, x: Ec, event: int, cls: int | None, expect: bool = True) -> Ec | None:
-    """B24 Ec::send_msg from current EC ``x``: kill, rendezvous or help. Returns the handler."""
+def handler_of(m: ReferenceModel, x: Ec, event: int) -> tuple[str, Ec | None]:
+    """Which EC an event of ``x`` goes to: ("ok", handler), ("kill", None) with the reason, or ("unknown", None)."""
     if x.evt is None or x.space is None:
-        x.cont = None
-        cpu.learning = True
-        return None
-    portal = x.evt + event
-    cap = x.space.lookup(portal)
+        return "unknown", None
+    cap = x.space.lookup(x.evt + event)
     ok = valid(cap, ObjType.PT, PermPt.EVENT)
     if ok is None:
-        x.cont = None
-        cpu.learning = True
-        return None
+        return "unknown", None
     if not ok:
-        kill(m, cpu, x, KillReason.PT_NOT_FOUND)
-        return None
-    pt = cap.obj
-    handler = pt.ec
-    if handler is None or handler.cpu is None or handler.cont is None:
+        return "PT_NOT_FOUND", None
+    handler = cap.obj.ec
+    if handler is None or handler.cpu is None or x.cpu is None:
+        return "unknown", None
+    if handler.cpu != x.cpu:
+        return "PT_WRONG_CPU", None
+    return "ok", handler
+
+
+def deliver(m: ReferenceModel, cpu: Cpu, x: Ec, event: int, cls: int | None) -> None:
+    """B24 Ec::send_msg from current EC ``x`` (predicted): EVENT_DELIVERY + rendezvous / help, or a kill."""
+    what, handler = handler_of(m, x, event)
+    if what == "unknown" or (handler is not None and handler.cont is None):
         x.cont = None
         cpu.learning = True
-        return None
-    x.reply_mtd = event
-    if handler.cpu != x.cpu:
-        kill(m, cpu, x, KillReason.PT_WRONG_CPU)
-        return None
-    if expect:
-        m.emit(cpu.n, Kind.EVENT_DELIVERY, [event, handler, None if cls is None else int(cls), portal, 0], ec=x)
+        return
+    if handler is None:
+        kill(m, cpu, x, KillReason[what])
+        return
+    x.event_no = event
+    m.emit(cpu.n, Kind.EVENT_DELIVERY, [event, handler, None if cls is None else int(cls), x.evt + event, 0], ec=x)
+    send(m, cpu, x, handler)
+
+
+def send(m: ReferenceModel, cpu: Cpu, x: Ec, handler: Ec) -> None:
+    """The IPC part of send_msg: rendezvous with an idle handler, abort on a dead one, else help."""
+    x.event_wait = True
     if handler.cont == Cont.IDLE:
         rendezvous(m, cpu, x, handler, event=True)
     elif handler.cont == Cont.DEAD:
         kill(m, cpu, x, KillReason.IPC_ABORT)
+    elif handler.cont is None:
+        x.cont = None
+        cpu.learning = True
     else:
-        x.event_wait = True
         help_(m, cpu, x, handler)
-    return handler
 
 
 def event_delivery(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
-    """EVENT_DELIVERY: an expected one (STARTUP, retries) is an output; otherwise a semi-input."""
+    """EVENT_DELIVERY: an expected one (STARTUP, retries) is an output; otherwise a semi-input whose handler
+    the recording names (MODEL.md 8.3)."""
     from replay.reference import observe
 
     if observe.output(m, cpu, ev, unexpected_ok=True):
@@ -236,18 +246,28 @@ def event_delivery(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     m.action[cpu.n] = ev.i
     m.check_current(cpu, ev, ev.ec)
     x = cpu.ec
-    if x is None:
+    observed = m.resolve(ev.a[1], ObjType.EC, ev)
+    if not isinstance(x, Ec) or not isinstance(observed, Ec):
+        cpu.learning = True
         return
     event, cls = ev.a[0], ev.a[2]
+    surprising = False
     if cls == EventClass.RECALL:
-        if x.recall is False:
-            m.report(FindingCode.UNEXPECTED_EVENT, ev, x.id, detail=int(Kind.EVENT_DELIVERY))
+        surprising = x.recall is False
         x.recall = False
     if cls == EventClass.STARTUP and x.cont not in (Cont.EVENT, None):
+        surprising = True
+    what, handler = handler_of(m, x, event)
+    if what in ("PT_NOT_FOUND", "PT_WRONG_CPU"):
+        surprising = True  # the kernel would have killed x instead
+    if surprising:
         m.report(FindingCode.UNEXPECTED_EVENT, ev, x.id, detail=int(Kind.EVENT_DELIVERY))
-    handler = deliver(m, cpu, x, event, cls, expect=False)
-    if handler is not None and handler.id != ev.a[1]:
-        m.report(FindingCode.WORD_MISMATCH, ev, x.id, handler.id, ev.a[1], 1)
+    elif handler is not None and handler is not observed:
+        m.report(FindingCode.WORD_MISMATCH, ev, x.id, handler.id, observed.id, 1)
+    if x.evt is not None and ev.a[3] != x.evt + event:
+        m.report(FindingCode.WORD_MISMATCH, ev, x.id, x.evt + event, ev.a[3], 3)
+    x.event_no = event
+    send(m, cpu, x, observed)  # follow the recording
     sched.end_action(m, cpu)
 
 

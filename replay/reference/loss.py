@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from replay.reference.state import UNK, Cap, Dc, Ec, Pd, Pt, Sc, Sm, Space
+from replay.reference.finding import severity_of
+from replay.reference.state import UNK, Cap, Cont, Dc, Ec, Pd, Pt, Sc, Sm, Space
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import PdSubtype, PermSm, PermSp
 
 if TYPE_CHECKING:
     from replay.reference.model import Ev, ReferenceModel
+
+HORIZON = 32  # inputs per CPU after a gap whose findings are explained by the loss (MODEL.md 3.6)
 
 
 def cold_start(m: ReferenceModel, ev: Ev) -> None:
@@ -19,6 +22,7 @@ def cold_start(m: ReferenceModel, ev: Ev) -> None:
     for cpu in m.cpus:
         _forget_cpu(cpu)
     m.irqs_complete = m.vectors_complete = m.its_complete = False
+    m.horizon = [HORIZON] * len(m.cpus)
 
 
 def _forget_cpu(cpu) -> None:
@@ -27,6 +31,9 @@ def _forget_cpu(cpu) -> None:
         for sc in level:
             sc.state = None
         level.clear()
+    for sc in cpu.release:  # a lost RRQ may have drained it
+        sc.state = None
+    cpu.release.clear()
     cpu.ready_complete = cpu.release_complete = False
     cpu.donations = None
     cpu.pending.clear()
@@ -34,9 +41,11 @@ def _forget_cpu(cpu) -> None:
     cpu.learning = True
 
 
-def gap(m: ReferenceModel, ev: Ev, count: int) -> None:
-    """``count`` records of CPU ev.cpu were lost just before ``ev``."""
+def gap(m: ReferenceModel, ev: Ev, count: int, since: int) -> None:
+    """``count`` records of CPU ev.cpu were lost between time ``since`` and ``ev``."""
     c = ev.cpu
+    m.horizon[c] = HORIZON
+    _relabel(m, since)
     m.report(FindingCode.TRACE_GAP, ev, subject=count, expl=Explanation.TRACE_LOSS)
     m.epoch += 1
     m.losses += 1
@@ -44,7 +53,8 @@ def gap(m: ReferenceModel, ev: Ev, count: int) -> None:
     for cpu in m.cpus:
         cpu.release_complete = False
     ecs = [o for o in m.reg.by_id.values() if isinstance(o, Ec) and (o.cpu == c or o.cpu is None)]
-    for ec in ecs:
+    users = [ec for ec in ecs if ec.cont != Cont.KERNEL]  # idle ECs make no hypercalls
+    for ec in users:
         ec.cont = None
         ec.call = None
         ec.timeout = None
@@ -56,7 +66,7 @@ def gap(m: ReferenceModel, ev: Ev, count: int) -> None:
         elif isinstance(o, Sm):
             o.counter = None
             o.waiters_complete = False
-    spaces = _reachable_spaces(m, ecs)
+    spaces = _reachable_spaces(m, users)
     for sp in spaces:
         _forget_reach(m, sp)
         sp.forget()
@@ -64,6 +74,19 @@ def gap(m: ReferenceModel, ev: Ev, count: int) -> None:
         if e.cpu == c or e.cpu is None:
             e.masked = e.active = None
     m.vectors_complete = m.its_complete = False
+
+
+def _relabel(m: ReferenceModel, since: int) -> None:
+    """Findings made while the lost records were missing are explained by the loss; their CPUs (whose
+    state the stale knowledge may have bent) get a loss horizon too (MODEL.md 3.6)."""
+    for k, f in enumerate(m.findings):
+        lossy = f.explanation == Explanation.KERNEL or f.code == FindingCode.UNKNOWN_OBJECT
+        if f.ts >= since and lossy:
+            m.findings[k] = f._replace(
+                explanation=int(Explanation.TRACE_LOSS), severity=severity_of(f.code, Explanation.TRACE_LOSS)
+            )
+            if 0 <= f.cpu < len(m.horizon):
+                m.horizon[f.cpu] = HORIZON
 
 
 def _reachable_spaces(m: ReferenceModel, ecs: list[Ec]) -> list[Space]:

@@ -53,10 +53,12 @@ class ReferenceModel:
         self.events = 0
         self.last_ts: int | None = None
         self.epoch = 0  # loss epoch: +1 per gap (MODEL.md 3.6)
+        self.horizon = [0] * platform.cpus  # inputs per CPU still inside the loss horizon (MODEL.md 3.6)
         self.losses = 0
         self.cold = False
         self.in_boot = False
         self.boot_rows: list[Ev] = []
+        self.first_seq = 0  # sequence number the recorders started at (the first boot announcement's)
         self.nova: Space | None = None  # the NOVA object space
         self.root_pd: Pd | None = None
         self.action = [-1] * platform.cpus  # event index of the input each CPU is executing
@@ -107,19 +109,28 @@ class ReferenceModel:
         cpu = self.cpus[ev.cpu]
         if self.in_boot:
             if ev.kind == Kind.OBJ_CREATED:
-                cpu.last_seq = ev.seq
+                if not self.boot_rows:
+                    self.first_seq = ev.seq
+                cpu.last_seq, cpu.last_ts = ev.seq, ev.ts
                 self.boot_rows.append(ev)
                 return
             boot.finish_boot(self)
-        if cpu.last_seq is not None and ev.seq > cpu.last_seq + 1:
-            loss.gap(self, ev, ev.seq - cpu.last_seq - 1)
+        if cpu.last_seq is None and not self.cold:
+            cpu.last_seq = self.first_seq - 1  # a booted trace: every CPU's recorder starts where the BSP's did
+        lost = ev.seq - cpu.last_seq - 1 if cpu.last_seq is not None else 0
+        if ev.kind == Kind.RECORDER_LOSS and lost <= 0:
+            lost = ev.a[0]  # the recorder says so although the sequence numbers do not show it
+        if lost > 0:
+            loss.gap(self, ev, lost, cpu.last_ts)
         cpu.last_seq = ev.seq
+        cpu.last_ts = ev.ts
         if ev.kind == Kind.RECORDER_LOSS:
             return
         if ev.kind in _FLUSHING:
             self.flush(cpu)
             cpu.learning = False
             self.action[ev.cpu] = ev.i
+            self.horizon[ev.cpu] = max(0, self.horizon[ev.cpu] - 1)
         if ev.kind in _EC_IS_CURRENT:
             self.check_current(cpu, ev, ev.ec)
         self.dispatch(cpu, ev)
@@ -162,6 +173,8 @@ class ReferenceModel:
     ) -> None:
         if expl is None:
             expl = Explanation.TRACE_LOSS if epoch is not None and epoch != self.epoch else Explanation.KERNEL
+            if ev is not None and 0 <= ev.cpu < len(self.horizon) and self.horizon[ev.cpu] > 0:
+                expl = Explanation.TRACE_LOSS  # close after a gap: the lost records may explain it
         f = Finding(
             int(code),
             severity_of(code, expl),

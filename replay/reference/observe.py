@@ -295,7 +295,7 @@ def _adopt(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect | None) -> None:
 def _unexpected_switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     from_sc, to_sc, reason = ev.a[2], ev.a[3], ev.a[4]
     obs = m.resolve(to_sc, ObjType.SC, ev)
-    if not cpu.learning and cpu.ec is not None:
+    if not cpu.learning and cpu.ec is not None and cpu.sc is not None and cpu.ready_complete:
         top = cpu.top_ready()
         if (
             cpu.ready_complete
@@ -317,6 +317,8 @@ def _unexpected_switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         else:
             old.state = None
             cpu.ready_complete = False
+    if from_sc == to_sc:
+        _learn_links(m, cpu, ev)
     if isinstance(obs, Sc) and obs is cpu.idle_sc:
         for level in cpu.ready:
             for sc in level:
@@ -327,6 +329,35 @@ def _unexpected_switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
             if isinstance(o, Sc) and o.cpu == cpu.n and o.state is None and o is not obs:
                 o.state = "off"
     _adopt(m, cpu, ev, None)
+
+
+def _learn_links(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
+    """An unpredicted switch on one SC tells what IPC happened (MODEL.md 3.5)."""
+    a, b = m.resolve(ev.a[0], ObjType.EC, ev, cpu.n), m.resolve(ev.a[1], ObjType.EC, ev, cpu.n)
+    if not isinstance(a, Ec) or not isinstance(b, Ec):
+        return
+    reason = ev.a[4]
+    if reason == SwitchReason.IPC_CALL:  # a called b (or sent it an event)
+        a.callee, b.caller = b, a
+        a.links_known = b.links_known = True
+        a.event_wait = not (a.call is not None and a.call.hc == 0)
+        a.cont, b.cont = Cont.CALLING, Cont.RECV
+        if cpu.donations is not None:
+            cpu.donations += 1
+    elif reason == SwitchReason.IPC_REPLY:  # a replied (to b, if b was its caller)
+        if a.caller is b:
+            a.caller, b.callee = None, None
+            if cpu.donations is not None:
+                cpu.donations -= 1
+        a.cont = Cont.IDLE
+        if b.cont in (Cont.CALLING, None):
+            b.cont = Cont.EXIT if b.call is not None else Cont.USER
+            if b.call is not None and b.call.status is None:
+                b.call.decide(Status.SUCCESS)
+    elif reason == SwitchReason.HELP:
+        a.cont = Cont.RETRY
+    elif reason == SwitchReason.KILL:
+        a.cont = Cont.DEAD
 
 
 # --- OBJ_CREATED --------------------------------------------------------------------------------------------

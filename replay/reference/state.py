@@ -137,7 +137,8 @@ class Ec(Obj):
     timeout_sm: Sm | None = None
     recall: bool | None = False
     event_wait: bool = False  # CALLING on an event (exception, STARTUP) rather than a hypercall
-    reply_mtd: int | None = None  # out_p1 an ipc_call caller receives
+    event_no: int | None = None  # the event being delivered (re-sent after helping)
+    missed: Any = None  # a call whose HC_EXIT was reported missing (its late HC_EXIT is not reported again)
 
 
 @dataclass(eq=False)
@@ -201,6 +202,7 @@ class Cpu:
     idle_ec: Ec | None = None
     idle_sc: Sc | None = None
     last_seq: int | None = None
+    last_ts: int = -1  # time of this CPU's previous record (start of a gap's window)
 
     def ready_ids(self) -> list[Sc]:
         return [sc for level in reversed(self.ready) for sc in level]
