@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from replay.reference import irq, sched
-from replay.reference.state import Cap, Cont, Ec, Pd, Sc, Sm, Space
+from replay.reference.state import Cap, Cont, Ec, Pd, Sc, Sm, Space, split_type
 from tracefmt.events import Kind, SwitchReason
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import (
@@ -91,8 +91,16 @@ def finish_boot(m: ReferenceModel) -> None:
     made: list[tuple[Ev, object]] = []
     for ev in rows:
         oid, typ = ev.a[0], ev.a[1]
-        t, st = ObjType(typ >> 8), typ & 0xFF
-        obj = m.reg.get(oid) or m.reg.make(t, st, oid)
+        ts = split_type(typ)
+        if ts is None or oid in (0, -1):
+            m.report(FindingCode.BAD_RECORD, ev, oid, -1, typ, expl=Explanation.RECORDER)
+            continue
+        obj = m.reg.get(oid)
+        if obj is None or obj.type != ts[0] or obj.subtype != ts[1]:
+            if obj is not None:
+                m.report(FindingCode.TYPE_MISMATCH, ev, oid, int(obj.type), int(ts[0]), expl=Explanation.INPUT)
+                continue
+            obj = m.reg.make(ts[0], ts[1], oid)
         made.append((ev, obj))
     nova = _find(made, owner=0, sel=NOVA_SEL_NOVA_OBJ, t=ObjType.PD, st=PdSubtype.OBJ)
     root_pd = _find(made, owner=0, sel=NOVA_SEL_ROOT_PD, t=ObjType.PD, st=PdSubtype.PD)

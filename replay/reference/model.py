@@ -13,7 +13,7 @@ from replay.reference import boot, calls, ipc, irq, loss, observe, sched, semaph
 from replay.reference.expect import Expect
 from replay.reference.finding import Finding, severity_of
 from replay.reference.state import Cont, Cpu, Ec, Obj, Pd, Registry, Space
-from tracefmt.events import INPUT_KINDS, Kind
+from tracefmt.events import INPUT_KINDS, N_KINDS, Kind
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import API_2024, ObjType, PdSubtype
 from tracefmt.platform import Platform
@@ -105,6 +105,9 @@ class ReferenceModel:
                 loss.cold_start(self, ev)
         if not 0 <= ev.cpu < len(self.cpus):
             self.report(FindingCode.BAD_INPUT_CPU, ev, observed=ev.cpu, expl=Explanation.INPUT)
+            return
+        if ev.kind >= N_KINDS:
+            self.report(FindingCode.BAD_RECORD, ev, observed=ev.kind, expl=Explanation.RECORDER)
             return
         cpu = self.cpus[ev.cpu]
         if self.in_boot:

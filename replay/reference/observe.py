@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from replay.reference import calls, irq, sched
 from replay.reference.expect import KEY, ORDER, Expect, find, first_difference, key_match, value, word_match
-from replay.reference.state import BLOCKED_CONTS, UNK, Cap, Cont, Cpu, Ec, Pd, Sc, Sm
+from replay.reference.state import BLOCKED_CONTS, UNK, Cap, Cont, Cpu, Ec, Pd, Sc, Sm, split_type
 from tracefmt.events import IrqCause, Kind, SwitchReason, WakeReason
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import Ipi, ObjType, Status
@@ -369,14 +369,16 @@ def obj_created(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         output(m, cpu, ev)
         return
     oid, typ, sel, owner, _detail = ev.a
-    try:
-        t = ObjType(typ >> 8)
-    except ValueError:
+    ts = split_type(typ)
+    if ts is None or oid in (0, -1):
         m.report(FindingCode.BAD_RECORD, ev, oid, -1, typ, expl=Explanation.RECORDER)
         return
     obj = m.reg.get(oid)
     if obj is None:
-        obj = m.placeholder(t, oid, typ & 0xFF)
+        obj = m.placeholder(ts[0], oid, ts[1])
+    elif obj.type != ts[0]:
+        m.report(FindingCode.TYPE_MISMATCH, ev, oid, int(obj.type), int(ts[0]), expl=Explanation.INPUT)
+        return
     if sel < 0:
         return
     space = m.nova if owner == 0 else None

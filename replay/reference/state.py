@@ -257,6 +257,18 @@ OBJ_CLASSES: dict[ObjType, type[Obj]] = {
 }
 
 
+_SUBTYPES = {ObjType.PD: 7, ObjType.EC: 4, ObjType.SC: 1, ObjType.PT: 1, ObjType.SM: 2, ObjType.DC: 1}
+
+
+def split_type(typ: int) -> tuple[ObjType, int] | None:
+    """OBJ_CREATED ``type`` word (ObjType << 8 | subtype) -> (type, subtype), None if impossible."""
+    if typ < 0 or typ >> 8 not in _SUBTYPES:
+        return None
+    t = ObjType(typ >> 8)
+    st = typ & 0xFF
+    return (t, st) if st < _SUBTYPES[t] else None
+
+
 def obj_class(t: ObjType, subtype: int | None) -> type[Obj]:
     if t == ObjType.PD:
         return Pd if subtype == PdSubtype.PD else Space
