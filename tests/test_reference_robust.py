@@ -22,7 +22,7 @@ def _events(draw_ids: list[int]):
         st.tuples(
             st.sampled_from([0, 0, 0, 1, 1, 3]),  # CPU (3 is outside the 2-CPU platform)
             st.integers(0, 21),  # kind (20, 21 are not kinds)
-            st.sampled_from(draw_ids + [0, -1]),  # ec column
+            st.sampled_from([*draw_ids, 0, -1]),  # ec column
             st.tuples(word, word, word, word, word),
         ),
         max_size=40,
