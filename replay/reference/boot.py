@@ -149,9 +149,16 @@ def finish_boot(m: ReferenceModel) -> None:
         ),
         None,
     )
+    for cpu in m.cpus:  # a recorder may show each CPU entering its idle EC as a switch from nothing (0)
+        m.action[cpu.n] = rows[-1].i if rows else 0
+        if cpu.n != bsp and cpu.idle_ec is not None:
+            words = [None, cpu.idle_ec, None, cpu.idle_sc, int(SwitchReason.WAKE)]
+            m.emit(cpu.n, Kind.SCHED_SWITCH, words, optional=True, ref=None)
     if bsp is not None:
-        m.action[bsp] = rows[-1].i if rows else 0
         sched.end_action(m, m.cpus[bsp], SwitchReason.WAKE)
+        for x in m.cpus[bsp].pending:  # from the idle EC, or from nothing
+            if x.kind == Kind.SCHED_SWITCH:
+                x.words[0] = x.words[2] = None
 
 
 def _find(made: list, owner: int, sel: int, t: ObjType, st: int):

@@ -234,6 +234,10 @@ def switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     for i in ORDER[Kind.SCHED_SWITCH]:
         if word_match(x.words[i], ev.a[i], m.reg):
             continue
+        if i in (1, 3) and info is None:  # an optional switch with nothing to undo (boot)
+            m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[i]), ev.a[i], i, epoch=x.epoch)
+            _adopt(m, cpu, ev, x)
+            return
         if i == 3:
             obs = m.resolve(to_sc, ObjType.SC, ev)
             _other_pick(m, cpu, ev, x, info, obs if isinstance(obs, Sc) else None)
