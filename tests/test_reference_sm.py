@@ -165,3 +165,16 @@ def test_blocked_caller_returning_without_wake_is_unexpected_exit() -> None:
     # the switch back to a blocked root and its exit: the switch is the first thing the model cannot explain
     assert names[0][0] in (int(FindingCode.UNEXPECTED_EVENT), int(FindingCode.UNEXPECTED_EXIT))
     assert all(e <= i for _, e in names)
+
+
+def test_console_semaphore_up_by_the_kernel() -> None:
+    """The kernel ups the console SM once per line it writes (domain.md 5): a semi-input."""
+    t = Trace(x86())
+    ids = t.ids
+    t.event(Kind.SM_UP, sm=ids.console, counter=1, woken=0, up_cause=UpCause.CONSOLE, irq=-1)
+    t.event(Kind.SM_UP, sm=ids.console, counter=2, woken=0, up_cause=UpCause.CONSOLE, irq=-1)
+    r = t.run()
+    assert r.findings == []
+    assert next(o for o in r.snapshot()["objects"] if o["id"] == ids.console)["counter"] == 2
+    i = t.event(Kind.SM_UP, sm=ids.console, counter=7, woken=0, up_cause=UpCause.CONSOLE, irq=-1)
+    assert status_findings(t.run()) == [(int(FindingCode.WORD_MISMATCH), i, 3, 7)]

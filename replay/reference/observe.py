@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from replay.reference import calls, irq, sched
 from replay.reference.expect import KEY, ORDER, Expect, find, first_difference, key_match, value, word_match
 from replay.reference.state import BLOCKED_CONTS, UNK, Cap, Cont, Cpu, Ec, Pd, Sc, Sm, split_type
-from tracefmt.events import IrqCause, Kind, SwitchReason, WakeReason
+from tracefmt.events import IrqCause, Kind, SwitchReason, UpCause, WakeReason
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import Ipi, ObjType, Status
 
@@ -69,6 +69,8 @@ def missing(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev | None, flushed: bool
 def output(m: ReferenceModel, cpu: Cpu, ev: Ev, unexpected_ok: bool = False) -> bool:
     """Match a recorded output; False if nothing matched and ``unexpected_ok`` (a semi-input)."""
     j = find(cpu.pending, ev.kind, ev.ec, ev.a, m.reg)
+    if j < 0 and ev.kind == Kind.SM_UP and ev.a[3] == UpCause.CONSOLE:
+        j = _console_up(m, cpu, ev)
     if j < 0:
         if unexpected_ok:
             return False
@@ -86,6 +88,23 @@ def output(m: ReferenceModel, cpu: Cpu, ev: Ev, unexpected_ok: bool = False) -> 
         m.report(FindingCode.WORD_MISMATCH, ev, _subject(ev), value(x.words[i]), ev.a[i], i, expl, x.epoch)
         fix(m, cpu, x, ev, i)
     return True
+
+
+def _console_up(m: ReferenceModel, cpu: Cpu, ev: Ev) -> int:
+    """The kernel ups the console SM per line it writes (a semi-input): do the up, then match it."""
+    from replay.reference import semaphores
+
+    sm = m.resolve(ev.a[0], ObjType.SM, ev)
+    if not isinstance(sm, Sm):
+        return -1
+    resched = cpu.resched
+    rest, cpu.pending = cpu.pending, type(cpu.pending)()
+    semaphores.up(m, cpu.n, sm, int(UpCause.CONSOLE), -1)
+    made = len(cpu.pending)
+    cpu.pending.extend(rest)  # recorded now, before what the interrupted kernel path still owes
+    if cpu.resched and not resched:
+        cpu.learning = True  # the kernel path it interrupted decides when to switch
+    return 0 if made else -1
 
 
 def _compare(m: ReferenceModel, x: Expect, ev: Ev) -> int:
