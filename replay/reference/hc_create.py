@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from replay.reference import hw, irq, sched
 from replay.reference.boot import budget_ticks, defined_perms
-from replay.reference.calls import Call, both, finish_call, known, lookup, obj_of, slot_free, valid
+from replay.reference.calls import Call, both, finish_call, lookup, obj_of, slot_free, valid
 from replay.reference.state import UNK, Cap, Cont, Cpu, Dc, Ec, Obj, Pd, Pt, Sc, Sm, Space
 from tracefmt.events import Kind
 from tracefmt.nova import (
@@ -150,18 +150,17 @@ def create_ec(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         cont=Cont.IDLE if local else Cont.EVENT,
     )
 
-    def virt_learn(m: ReferenceModel, status: int) -> None:
-        if guest and m.x86 and status not in (Status.BAD_PAR, Status.BAD_CPU, Status.BAD_CAP):
-            m.virt = status != Status.BAD_FTR
-
     _prepare(m, cpu, call, ec, defined_perms(m.api, ObjType.EC, st), target)
-    inner = call.commit
+    if guest and m.x86:
+        commit = call.commit
 
-    def commit(m: ReferenceModel, status: int) -> None:
-        virt_learn(m, status)
-        inner(m, status)
+        def learn_virt(m: ReferenceModel, status: int) -> None:
+            """A vCPU creation that got past BAD_CAP tells whether VMX/SVM exist (MODEL.md 13)."""
+            if status not in (Status.BAD_PAR, Status.BAD_CPU, Status.BAD_CAP):
+                m.virt = status != Status.BAD_FTR
+            commit(m, status)
 
-    call.commit = commit
+        call.commit = learn_virt
 
 
 def cos_valid(m: ReferenceModel, cos: int) -> bool | None:
@@ -292,6 +291,3 @@ def create_dc(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     v.need(slot_free(m, call, f["sel"]), Status.BAD_CAP)
     dc = Dc(id=-1, bound=False, type=ObjType.DC, subtype=0, topo=f["topo"], dmar=f["dmar"], intr=f["intr"], dma=None)
     _prepare(m, cpu, call, dc, defined_perms(m.api, ObjType.DC, 0), 0)
-
-
-_ = known  # re-exported helper used by other handler modules

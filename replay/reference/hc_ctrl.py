@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from replay.reference import hw
-from replay.reference.calls import UNK, Call, both, finish_call, i64, lookup, obj_of, valid
+from replay.reference.calls import UNK, Call, finish_call, lookup, obj_of, valid
 from replay.reference.state import Cap, Cpu, Dc, Ec, Pt, Sc, Space
 from tracefmt.events import Kind
 from tracefmt.nova import SELNUM, CtrlHwOp, Ipi, ObjType, PdSubtype, PermDc, PermEc, PermPt, PermSc, PermSp, Status
@@ -246,6 +246,3 @@ def _assign_dev_2026(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
 def reserved(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     call.v.need(False, S.BAD_HYP)
     finish_call(m, call, call.v.done())
-
-
-_ = (both, i64)

@@ -11,7 +11,7 @@ from replay.reference.calls import Call, Verdict, finish_call, lookup, obj_of, v
 from replay.reference.state import BLOCKED_CONTS, Cont, Cpu, Ec, Pt
 from tracefmt.events import EventClass, KillReason, Kind, SwitchReason, WakeReason
 from tracefmt.findings import FindingCode
-from tracefmt.nova import EVT_RECALL, EVT_STARTUP, SEL_GST_ARCH, SEL_HST_ARCH, EcSubtype, FlagIpcCall, ObjType, PermPt
+from tracefmt.nova import EVT_STARTUP, SEL_GST_ARCH, SEL_HST_ARCH, EcSubtype, FlagIpcCall, ObjType, PermPt
 from tracefmt.nova import Status as S
 
 if TYPE_CHECKING:
@@ -269,6 +269,3 @@ def event_delivery(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     x.event_no = event
     send(m, cpu, x, observed)  # follow the recording
     sched.end_action(m, cpu)
-
-
-_ = (EVT_RECALL, Pt)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from replay.reference import hw
 from replay.reference.calls import UNK, Call, finish_call, lookup, obj_of, valid
 from replay.reference.irq import M, entry_of
-from replay.reference.state import Cap, Cpu, Dc, Sm
+from replay.reference.state import Cpu, Dc, Sm
 from tracefmt.events import IrqKind
 from tracefmt.nova import (
     ARM_BASE_LPI,
@@ -194,6 +194,3 @@ def _assign_2026_arm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
             e.cpu, e.masked = -1, True
 
     call.commit = commit
-
-
-_ = Cap
