@@ -129,6 +129,8 @@ class ReferenceModel:
         cpu.last_ts = ev.ts
         if ev.kind == Kind.RECORDER_LOSS:
             return
+        if not self.sane_input(ev):
+            return
         if ev.kind in _FLUSHING:
             self.flush(cpu)
             cpu.learning = False
@@ -137,6 +139,20 @@ class ReferenceModel:
         if ev.kind in _EC_IS_CURRENT:
             self.check_current(cpu, ev, ev.ec)
         self.dispatch(cpu, ev)
+
+    def sane_input(self, ev: Ev) -> bool:
+        """Input words the model cannot take are findings, and the input is skipped (MODEL.md 3.6)."""
+        k, a = ev.kind, ev.a
+        if k == Kind.IPI_RECV and not -1 <= a[0] < len(self.cpus):
+            self.report(FindingCode.BAD_INPUT_CPU, ev, observed=a[0], detail=0, expl=Explanation.INPUT)
+            return False
+        bad = (k == Kind.IPI_RECV and a[1] not in (0, 1)) or (k == Kind.TIMEOUT and a[0] not in (0, 1))
+        if bad:
+            self.report(
+                FindingCode.BAD_RECORD, ev, observed=a[1] if k == Kind.IPI_RECV else a[0], expl=Explanation.RECORDER
+            )
+            return False
+        return True
 
     def dispatch(self, cpu: Cpu, ev: Ev) -> None:
         k = ev.kind
