@@ -88,6 +88,7 @@ class Call:
     out2: int | None = None
     commit: Callable[[ReferenceModel, int], None] | None = None  # effect at HC_EXIT for the recorded status
     reconcile: Callable[[ReferenceModel, int], None] | None = None  # act-at-entry calls: recorded != primary
+    forget: Callable[[ReferenceModel], None] | None = None  # a failure the model did not predict: effects unknown
     created: Obj | None = None
     consulted: list[tuple[Space, int]] = field(default_factory=list)
     used_sc: Any = None  # ctrl_sc: the SC whose consumed time out_p1 reports
@@ -118,6 +119,8 @@ class Call:
         if mismatch and Status.BAD_CAP in (self.status, status):  # a capability was not what the model had
             for space, sel in self.consulted:
                 space.store(sel, UNK)
+        if mismatch and status != Status.SUCCESS and self.status == Status.SUCCESS and self.forget is not None:
+            self.forget(m)  # the kernel disagreed: whether the effect happened is unknown (MODEL.md 3.5)
         if self.commit is not None:
             self.commit(m, status)
         elif self.reconcile is not None and status != self.status:
@@ -248,8 +251,15 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     ec = cpu.ec if cpu.ec is not None and cpu.ec.id == ev.ec else m.resolve(ev.ec, ObjType.EC, ev, cpu.n)
     if ec is None:
         return
-    from replay.reference.expect import find
+    from replay.reference import observe
+    from replay.reference.expect import find, value
 
+    if cpu.awaiting:  # the EC returns although the switch to it was not seen: it happened unrecorded
+        for x in list(cpu.pending):
+            if x.kind == Kind.SCHED_SWITCH and value(x.words[1]) == ec.id:
+                cpu.pending.remove(x)
+                observe.missing(m, cpu, x, ev, flushed=False)
+                break
     j = find(cpu.pending, Kind.HC_EXIT, ev.ec, ev.a, m.reg)
     call = ec.call
     if call is None:
@@ -271,8 +281,6 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     blocked = call.status is None
     mismatch = blocked or not call.v.allows(observed)
     if x is not None:
-        from replay.reference import observe
-
         observe.skip_before(m, cpu, j, ev, silent_action=x.action if mismatch else None)
         cpu.pending.remove(x)
     epoch = call.epoch
@@ -292,10 +300,15 @@ def hc_exit(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
             if used < sc.used_seen:
                 m.report(FindingCode.OUT_MISMATCH, ev, ec.id, sc.used_seen, used, call.hc, epoch=epoch)
             sc.used_seen = max(sc.used_seen, used)
-    _check_created(m, ev, call, observed)
+    effective = observed
+    if mismatch and call.created is not None and observed != Status.SUCCESS and ev.a[3] not in (0, -1):
+        effective = Status.SUCCESS  # the created word shows the object exists: one finding, no cascade
+        m.reg.bind(call.created, ev.a[3])
+    elif not mismatch:
+        _check_created(m, ev, call, observed)
     ec.cont = Cont.USER
     ec.missed = None
-    call.close(m, observed, mismatch)
+    call.close(m, effective, mismatch)
 
 
 def _check_created(m: ReferenceModel, ev: Ev, call: Call, observed: int) -> None:

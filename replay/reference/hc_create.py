@@ -69,6 +69,7 @@ def _prepare(m: ReferenceModel, cpu: Cpu, call: Call, obj: Obj, perms: int | Non
             extra(st)
 
     call.commit = commit
+    call.forget = lambda m: call.ec.space.store(call.f["sel"], UNK) if call.ec.space is not None else None
 
 
 def create_pd(m: ReferenceModel, cpu: Cpu, call: Call) -> None:

@@ -85,6 +85,7 @@ def ctrl_pd(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
             effect(status)
 
     call.commit = commit
+    call.forget = lambda m: _forget_dst(dst, dsb, size)(S.MEM_CAP)
 
 
 def _delegate(src: Space, dst: Space, ssb: int, dsb: int, size: int, pmm: int):
@@ -135,7 +136,11 @@ def ctrl_ec(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         if st == S.SUCCESS and ec is not None:
             ec.recall = True
 
-    call.commit = commit
+    def forget(m: ReferenceModel) -> None:
+        if ec is not None:
+            ec.recall = None
+
+    call.commit, call.forget = commit, forget
 
 
 def ctrl_sc(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
@@ -163,7 +168,11 @@ def ctrl_pt(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         if st == S.SUCCESS and isinstance(pt, Pt):
             pt.pid, pt.mtd = f["pid"], f["mtd"]
 
-    call.commit = commit
+    def forget(m: ReferenceModel) -> None:
+        if isinstance(pt, Pt):
+            pt.pid = pt.mtd = None
+
+    call.commit, call.forget = commit, forget
 
 
 def _is_root(m: ReferenceModel, call: Call) -> bool | None:

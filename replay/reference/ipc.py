@@ -114,6 +114,8 @@ def ipc_reply(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     if not e.links_known or cpu.sc is None:
         e.cont = Cont.IDLE
         e.links_known = True
+        if e.caller is not None and e.caller.callee is e:
+            e.caller.callee = None  # the reply unlinks; where the CPU goes next is learned
         e.caller = None
         sched.unknown_schedule(cpu)
         cpu.learning = True
@@ -139,7 +141,7 @@ def reply(m: ReferenceModel, cpu: Cpu, e: Ec, cont: Cont, reason: int, status: i
             caller.call.decide(status)
     caller.callee, e.caller = None, None
     d = cpu.donations
-    if d is None:
+    if d is None or cpu.sc is None:
         sched.unknown_schedule(cpu)
         cpu.learning = True
         return

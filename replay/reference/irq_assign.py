@@ -39,6 +39,25 @@ def assign_int(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         _assign_2026_arm(m, cpu, call)
 
 
+def _forget(m: ReferenceModel, call: Call, e: Any, slot: tuple[int, int] | None = None) -> None:
+    """assign_int failed where the model expected success: the interrupt's configuration is unknown."""
+    if e is not None:
+        e.cpu = e.flags = e.src = None
+        e.masked = e.active = None
+        e.config_known = False
+    if slot is not None:
+        m.vectors[slot] = UNK
+
+
+def _forget_all(m: ReferenceModel) -> None:
+    """assign_int succeeded on a semaphore the model does not know: any interrupt may have been routed."""
+    for e in m.irqs.values():
+        e.cpu = e.flags = e.src = None
+        e.masked = e.active = None
+        e.config_known = False
+    m.vectors_complete = m.its_complete = False
+
+
 def _sm(cap: Any) -> Sm | None:
     sm = obj_of(cap)
     return sm if isinstance(sm, Sm) else None
@@ -57,6 +76,8 @@ def _assign_2024(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     finish_call(m, call, status)
 
     def commit(m: ReferenceModel, st: int) -> None:
+        if st == S.SUCCESS and e is None:
+            _forget_all(m)
         if st != S.SUCCESS or e is None:
             return
         e.cpu, e.src, e.flags, e.config_known = target, dev, flags, True
@@ -64,6 +85,7 @@ def _assign_2024(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         e.masked = bool(flags & M) if e.kind != IrqKind.X86_MSI else False
 
     call.commit = commit
+    call.forget = lambda m: _forget(m, call, e)
 
 
 def _msi_2024(m: ReferenceModel, n: int, kind: IrqKind, target: int) -> tuple[int, int]:
@@ -129,6 +151,8 @@ def _assign_2026_x86(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     finish_call(m, call, status)
 
     def commit(m: ReferenceModel, st: int) -> None:
+        if st == S.SUCCESS and e is None:
+            _forget_all(m)
         if st != S.SUCCESS or sm is None:
             return
         if attach:
@@ -141,6 +165,7 @@ def _assign_2026_x86(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
                 e.cpu, e.vec, e.masked = -1, None, e.kind == IrqKind.X86_PIN
 
     call.commit = commit
+    call.forget = lambda m: _forget(m, call, e, (target, vec))
 
 
 def _assign_2026_arm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
@@ -180,6 +205,8 @@ def _assign_2026_arm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     finish_call(m, call, status)
 
     def commit(m: ReferenceModel, st: int) -> None:
+        if st == S.SUCCESS and e is None:
+            _forget_all(m)
         if st != S.SUCCESS or sm is None or e is None:
             return
         if lpi and did is not None:
@@ -194,3 +221,4 @@ def _assign_2026_arm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
             e.cpu, e.masked = -1, True
 
     call.commit = commit
+    call.forget = lambda m: _forget(m, call, e)

@@ -59,8 +59,11 @@ def missing(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev | None, flushed: bool
     if x.kind == Kind.SCHED_SWITCH:
         cpu.awaiting = False
     if x.kind == Kind.SCHED_SWITCH and flushed:
-        cpu.ec = cpu.sc = None  # did the CPU switch or not? learn from the next event
-        cpu.ready_complete = False
+        same_sc = x.ref is not None and x.ref.from_sc is x.ref.to_sc
+        cpu.ec = None  # did the CPU switch or not? the next input's ec column tells
+        if not same_sc:  # an IPC switch keeps the SC either way
+            cpu.sc = None
+            cpu.ready_complete = False
         m.drop_action(cpu, x.action)
     elif x.kind in (Kind.IRQ_MASK, Kind.IRQ_UNMASK, Kind.IRQ_DEACTIVATE):
         irq.forget(m, value(x.words[0]))
@@ -87,6 +90,8 @@ def output(m: ReferenceModel, cpu: Cpu, ev: Ev, unexpected_ok: bool = False) -> 
         expl = Explanation.RECORDER if i == 4 and ev.kind == Kind.SCHED_SWITCH else None
         m.report(FindingCode.WORD_MISMATCH, ev, _subject(ev), value(x.words[i]), ev.a[i], i, expl, x.epoch)
         fix(m, cpu, x, ev, i)
+    elif ev.kind == Kind.SM_BLOCK and x.words[2] is None:
+        _learn_block(m, cpu, ev)  # the model did not know the SC: the record says which one parks
     return True
 
 
@@ -129,8 +134,9 @@ def fix(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev, i: int) -> None:
     if k == Kind.SM_UP:
         sm = x.words[0] if isinstance(x.words[0], Sm) else None
         if i == 1 and sm is not None:
-            sm.counter = MAX if ev.a[1] == -1 and ev.a[2] == 0 else ev.a[1] & MAX
-            return
+            if not isinstance(x.words[2], Ec):  # an up that wakes nobody: the recorded count is adopted
+                sm.counter = MAX if ev.a[1] == -1 and ev.a[2] == 0 else ev.a[1] & MAX
+            return  # an up that woke a waiter leaves the counter alone: the recorded word is implausible
         if i in (0, 2):
             exp_w = x.words[2]
             if isinstance(exp_w, Ec):
@@ -139,7 +145,12 @@ def fix(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev, i: int) -> None:
                 sm.waiters_complete = False
                 sm.counter = None
             m.drop_action(cpu, x.action)
+            cpu.learning = True  # the rest of this action follows the recording
             learn(m, cpu, ev)
+    elif k == Kind.SM_BLOCK and i == 1:
+        ec = m.reg.get(ev.ec)
+        if isinstance(ec, Ec) and ec.cont == Cont.BLOCKED:
+            ec.timeout = ev.a[1] & MAX  # the deadline the kernel armed
     elif k in (Kind.SM_BLOCK, Kind.EC_WAKE, Kind.EC_KILL, Kind.EVENT_DELIVERY):
         m.drop_action(cpu, x.action)
         cpu.learning = True
@@ -200,7 +211,7 @@ def _released(m: ReferenceModel, sm: Sm | None, w: Ec, status: int) -> None:
 
 
 def _learn_block(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
-    ec = cpu.ec
+    ec = m.resolve(ev.ec, ObjType.EC, ev, cpu.n)  # the blocked EC (the model may already have switched away)
     sm = m.resolve(ev.a[0], ObjType.SM, ev)
     sc = m.resolve(ev.a[2], ObjType.SC, ev)
     if not isinstance(ec, Ec) or not isinstance(sm, Sm):
@@ -250,20 +261,36 @@ def switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     x = cpu.pending.popleft()
     info = x.ref
     cpu.awaiting = False
+    disputed, cpu.disputed = cpu.disputed, False
     for i in ORDER[Kind.SCHED_SWITCH]:
         if word_match(x.words[i], ev.a[i], m.reg):
+            continue
+        if i in (0, 2) and disputed:
+            continue  # the model's "from" came from a switch it already reported: no second finding
+        if i == 3 and disputed and info is not None and info.from_sc is info.to_sc:
+            obs = m.resolve(to_sc, ObjType.SC, ev)  # same-SC switch on an SC the model took from that switch
+            if isinstance(obs, Sc):
+                cpu.sc, obs.state = obs, "current"
+                cpu.disputed = True
             continue
         if i in (1, 3) and info is None:  # an optional switch with nothing to undo (boot)
             m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[i]), ev.a[i], i, epoch=x.epoch)
             _adopt(m, cpu, ev, x)
+            cpu.disputed = True
             return
         if i == 3:
+            known = m.reg.get(to_sc)
             obs = m.resolve(to_sc, ObjType.SC, ev)
+            if not isinstance(known, Sc) or known.cpu not in (cpu.n, None):
+                # no SC of this CPU: a corrupt word rather than another choice - keep the model's pick
+                m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[3]), to_sc, 3, epoch=x.epoch)
+                break
             _other_pick(m, cpu, ev, x, info, obs if isinstance(obs, Sc) else None)
             return
         if i == 1:
             m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[1]), to_ec, 1, epoch=x.epoch)
             _adopt(m, cpu, ev, x)
+            cpu.disputed = True
             return
         expl = Explanation.RECORDER if i == 4 else None
         m.report(FindingCode.WORD_MISMATCH, ev, to_sc, value(x.words[i]), ev.a[i], i, expl, x.epoch)
@@ -275,8 +302,9 @@ def _other_pick(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect, info: Any, obs: 
     """The recorded switch chose another SC than the model (MODEL.md 3.5, 9)."""
     pick = info.to_sc
     ready = obs is not None and obs.cpu == cpu.n and obs.state == "ready"
+    disputed = True
     if ready and obs.prio == pick.prio:
-        pass  # round-robin order within a priority is not enforced
+        disputed = False  # round-robin order within a priority is not enforced
     elif ready and obs.prio is not None and pick.prio is not None and obs.prio < pick.prio:
         m.report(FindingCode.SCHED_NOT_HIGHEST, ev, ev.a[3], pick.id, ev.a[3], epoch=x.epoch)
     else:
@@ -290,6 +318,7 @@ def _other_pick(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect, info: Any, obs: 
         sched.enqueue(m, cpu, pick, ev.ts)
         cpu.resched = False
     _adopt(m, cpu, ev, x)
+    cpu.disputed = disputed
 
 
 def _adopt(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect | None) -> None:
@@ -368,7 +397,7 @@ def _learn_links(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         if cpu.donations is not None:
             cpu.donations += 1
     elif reason == SwitchReason.IPC_REPLY:  # a replied (to b, if b was its caller)
-        if a.caller is b:
+        if a.caller is b or b.callee is a:
             a.caller, b.callee = None, None
             if cpu.donations is not None:
                 cpu.donations -= 1

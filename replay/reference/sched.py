@@ -154,6 +154,10 @@ def schedule(m: ReferenceModel, cpu: Cpu, blocked: bool, reason: int) -> None:
 
 def switch_to(m: ReferenceModel, cpu: Cpu, sc: Sc, ec: Ec, reason: int, parks: list | None = None) -> None:
     """Make (sc, ec) current on cpu and expect the SCHED_SWITCH (none if nothing changes)."""
+    if sc is None:  # the SC is unknown: the recorded switch teaches it
+        cpu.ec = ec
+        cpu.learning = True
+        return
     if cpu.sc is not sc and cpu.sc is not None and cpu.sc.state == "current":
         leave(m, cpu.sc)
         cpu.sc.state = None

@@ -194,6 +194,7 @@ class Cpu:
     resched: bool = False
     drop: bool = False  # the current SC leaves the CPU at the end of the action (blocked, parked, dropped)
     awaiting: bool = False  # a predicted SCHED_SWITCH is not seen yet: the new EC resumes when it is
+    disputed: bool = False  # the current EC/SC were adopted from a switch the model disagreed with
     donations: int | None = 0
     pending: deque = field(default_factory=deque)  # replay.reference.expect.Expect
     learning: bool = (
