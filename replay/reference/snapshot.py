@@ -102,6 +102,7 @@ def _cpu(m: ReferenceModel, cpu: Any) -> dict[str, Any]:
         "release_complete": cpu.release_complete,
         "resched": cpu.resched,
         "awaiting_switch": cpu.awaiting,
+        "switch_disputed": cpu.disputed,
         "donations": cpu.donations,
         "pending": [x.row() for x in cpu.pending],
     }
