@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from replay.reference import hw, sched, semaphores
-from replay.reference.state import Cpu, Irq, Sm
+from replay.reference.state import UNK, Cpu, Irq, Sm
 from tracefmt.events import IrqCause, IrqKind, Kind, UpCause
 from tracefmt.findings import FindingCode
 from tracefmt.nova import ARM_BASE_LPI, ARM_BASE_RSV, ARM_BASE_SPI, X86_NUM_GSI, X86_VEC_GSI, FlagAssignInt2024
@@ -119,18 +119,21 @@ def arrival(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     vector, irq_w, source, kind_w, eid = ev.a
     c = cpu.n
     n, e, bad = _resolve(m, c, vector, source, eid)
+    if m.x86 and not m.gen2024 and e is None:
+        slot = m.vectors.get((c, vector - X86_VEC_GSI))
+        if slot is UNK or (slot is None and not m.vectors_complete):
+            cpu.learning = True
     if irq_w != n and not cpu.learning:
         m.report(FindingCode.WORD_MISMATCH, ev, n, n, irq_w, 1)
     if e is not None and kind_w != IrqKind.UNKNOWN and kind_w != e.kind:
         m.report(FindingCode.WORD_MISMATCH, ev, n, int(e.kind), kind_w, 3)
-    if m.x86 and not m.gen2024 and e is None and not m.vectors_complete:
-        cpu.learning = True
     if not m.x86 and not ARM_BASE_SPI <= vector < ARM_BASE_RSV and vector < ARM_BASE_LPI:
         sched.end_action(m, cpu)  # SGIs / PPIs are IPIs and timers: recorded as IPI_RECV / TIMEOUT
         return
     kind = int(e.kind) if e is not None else (kind_w or 0)
     if e is None:
-        _eoi(m, c, n, kind, e)
+        if not cpu.learning:
+            _eoi(m, c, n, kind, e)
         sched.end_action(m, cpu)
         return
     if bad or _impossible(m, e, source):
