@@ -10,13 +10,12 @@ absence shows.
 from __future__ import annotations
 
 import numpy as np
-from test_reference_loss import _after_boot, helping_trace, interrupt_trace
-from test_reference_sched import _g_blocked_g2_running, _interrupt_wakes_g, sw
+from test_reference_traces import TRACES, _after_boot
 
 from replay.reference import replay_reference
 from tracefmt.events import Kind, SwitchReason
 from tracefmt.findings import Explanation, FindingCode
-from tracefmt.nova import Hc, Status
+from tracefmt.nova import Status
 from tracefmt.schema import EventBatch
 
 # word index -> replacement, per output kind (plausible values: other ids, other enum members)
@@ -31,80 +30,6 @@ _MUTATIONS = {
     Kind.IRQ_EOI: (1, 2),
     Kind.IRQ_DEACTIVATE: (1, 2),
 }
-
-
-def preempt_trace():
-    from test_reference_support import Trace, x86
-
-    t = Trace(x86())
-    o = _g_blocked_g2_running(t)
-    _interrupt_wakes_g(t, o)
-    sw(t, 1, o["g2"], o["g"], o["g2sc"], o["gsc"], SwitchReason.PREEMPT)
-    t.b.hc_exit(1, o["g"], Hc.CTRL_SM, Status.SUCCESS)
-    return t
-
-
-def arm_trace():
-    from test_reference_irq import SEL, arrive, assign, block_root_on, irq_ev, pull_int, root_runs, wake_root
-    from test_reference_support import Trace, arm
-
-    from tracefmt.events import IrqCause, IrqKind
-
-    t = Trace(arm())
-    sm = pull_int(t, 2)
-    assign(t, 0)
-    spi = IrqKind.ARM_SPI
-    for _ in range(2):
-        block_root_on(t, sm, [(Kind.IRQ_DEACTIVATE, 2, spi, IrqCause.DOWN)])
-        arrive(t, 34, 2, spi)
-        irq_ev(t, Kind.IRQ_EOI, 2, spi, IrqCause.ARRIVAL, ec=t.ids.idle_ec[0])
-        wake_root(t, sm, 2)
-        root_runs(t)
-    assert SEL
-    return t
-
-
-def budget_trace():
-    from test_reference_sched import _two_queued
-    from test_reference_support import Trace, run_started, x86
-
-    from tracefmt.events import TimeoutKind
-
-    t = Trace(x86())
-    ids = t.ids
-    g, gsc, g2, g2sc, h = _two_queued(t, 40, 40)
-    run_started(t, 1, g, gsc, h, ids.idle_ec[1], ids.idle_sc[1], ipi=False)
-    t.b.event(1, Kind.TIMEOUT, ec=g, timeout_kind=TimeoutKind.BUDGET, object=gsc, deadline=t.b.ts)
-    run_started(t, 1, g2, g2sc, h, g, gsc, reason=SwitchReason.BUDGET, ipi=False)
-    t.b.event(1, Kind.TIMEOUT, ec=g2, timeout_kind=TimeoutKind.BUDGET, object=g2sc, deadline=t.b.ts)
-    t.b.event(
-        1, Kind.SCHED_SWITCH, ec=g, from_ec=g2, to_ec=g, from_sc=g2sc, to_sc=gsc, switch_reason=SwitchReason.BUDGET
-    )
-    t.b.hc_entry(1, g, Hc.CTRL_SC, sel=0x302)
-    t.b.hc_exit(1, g, Hc.CTRL_SC, Status.SUCCESS, out_p1=5)
-    return t
-
-
-def x86_2026_trace():
-    from test_reference_irq import SEL, arrive, assign26, block_root_on, int_sm_2026, irq_ev, root_runs, wake_root
-    from test_reference_support import Trace, x86
-
-    from tracefmt.events import IrqCause, IrqKind
-
-    t = Trace(x86(api="nova-2026"))
-    sm = int_sm_2026(t, 16)
-    assign26(t, True, SEL, 0x99, 2, 7, 0)
-    pin = IrqKind.X86_PIN
-    for _ in range(2):
-        block_root_on(t, sm, [(Kind.IRQ_DEACTIVATE, 16, pin, IrqCause.DOWN)])
-        arrive(t, 0x27, 16, pin)
-        wake_root(t, sm, 16)
-        irq_ev(t, Kind.IRQ_EOI, 16, pin, IrqCause.ARRIVAL, ec=t.ids.idle_ec[0])
-        root_runs(t)
-    return t
-
-
-TRACES = (helping_trace, interrupt_trace, preempt_trace, arm_trace, budget_trace, x86_2026_trace)
 
 
 def _other(kind: int, w: int, v: int, b: EventBatch) -> int:

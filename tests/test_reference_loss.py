@@ -7,83 +7,15 @@ The properties run over healthy hand-built traces from the other test files: eve
 
 from __future__ import annotations
 
-from test_reference_ipc import _busy_callee, sw
-from test_reference_irq import _level_pin_cycle
 from test_reference_support import Trace, x86
+from test_reference_traces import TRACES, _after_boot
 
 from replay.reference import replay_reference
-from tracefmt.events import Kind, SwitchReason, UpCause, WakeReason
+from tracefmt.events import Kind
 from tracefmt.findings import Explanation, FindingCode
-from tracefmt.nova import Hc, Ipi, Status
+from tracefmt.nova import Hc, Status
 
 S = Status
-
-
-def helping_trace() -> Trace:
-    """The helping scenario of test_reference_ipc: two CPUs, parking, release queue, donation."""
-    from tracefmt.builder import hypercall_word
-
-    t = Trace(x86())
-    ids = t.ids
-    o = _busy_callee(t)
-    t.b.hc_entry(1, o["g2"], Hc.IPC_CALL, sel=0x320)
-    sw(t, 1, o["g2"], ids.idle_ec[1], o["g2sc"], ids.idle_sc[1], SwitchReason.BLOCK)
-    t.call(Hc.CTRL_SM, None, sel=0x100)
-    t.event(Kind.SM_UP, sm=o["sm"], counter=0, woken=o["l1"], up_cause=UpCause.HYPERCALL, irq=-1)
-    t.event(Kind.EC_WAKE, woken=o["l1"], wake_reason=WakeReason.SM_UP, object=o["sm"], target_cpu=1)
-    t.event(Kind.IPI_SEND, target_cpu=1, ipi=Ipi.RRQ)
-    t.b.hc_exit(0, ids.root_ec, Hc.CTRL_SM, S.SUCCESS)
-    t.b.event(1, Kind.IPI_RECV, ec=ids.idle_ec[1], source_cpu=0, ipi=Ipi.RRQ)
-    sw(t, 1, ids.idle_ec[1], o["l1"], ids.idle_sc[1], o["gsc"], SwitchReason.WAKE)
-    t.b.hc_exit(1, o["l1"], Hc.CTRL_SM, S.SUCCESS)
-    t.b.hc_entry(1, o["l1"], Hc.IPC_REPLY, p1=7)
-    sw(t, 1, o["l1"], o["g"], o["gsc"], o["gsc"], SwitchReason.IPC_REPLY)
-    t.b.hc_exit(1, o["g"], Hc.IPC_CALL, hypercall_word(t.platform.api, Hc.IPC_CALL, 0x320), out_p1=7)
-    t.b.hc_entry(1, o["g"], Hc.CTRL_SM, sel=0x100, flags=1)
-    t.b.event(1, Kind.SM_BLOCK, ec=o["g"], sm=o["sm"], deadline=0, sc=o["gsc"])
-    sw(t, 1, o["g"], o["g2"], o["gsc"], o["g2sc"], SwitchReason.BLOCK)
-    sw(t, 1, o["g2"], o["l1"], o["g2sc"], o["g2sc"], SwitchReason.IPC_CALL)
-    return t
-
-
-def interrupt_trace() -> Trace:
-    t = Trace(x86())
-    _level_pin_cycle(t)
-    _level_pin_cycle_again(t)
-    return t
-
-
-def _level_pin_cycle_again(t: Trace) -> None:
-    """A second round of the level-pin cycle on the already assigned GSI 16 (the root downs again)."""
-    from test_reference_irq import SEL, arrive, irq_ev, root_runs, wake_root
-
-    from tracefmt.events import IrqCause, IrqKind
-
-    ids = t.ids
-    sm = ids.int_sm[16]
-    pin = IrqKind.X86_PIN
-    t.call(Hc.CTRL_SM, None, sel=SEL, flags=1)
-    irq_ev(t, Kind.IRQ_UNMASK, 16, pin, IrqCause.DOWN)
-    t.event(Kind.SM_BLOCK, sm=sm, deadline=0, sc=ids.root_sc)
-    t.event(
-        Kind.SCHED_SWITCH,
-        ec=ids.idle_ec[0],
-        from_ec=ids.root_ec,
-        to_ec=ids.idle_ec[0],
-        from_sc=ids.root_sc,
-        to_sc=ids.idle_sc[0],
-        switch_reason=SwitchReason.BLOCK,
-    )
-    arrive(t, 0x30, 16, pin)
-    irq_ev(t, Kind.IRQ_MASK, 16, pin, IrqCause.ARRIVAL, ec=ids.idle_ec[0])
-    wake_root(t, sm, 16)
-    irq_ev(t, Kind.IRQ_EOI, 16, pin, IrqCause.ARRIVAL, ec=ids.idle_ec[0])
-    root_runs(t)
-
-
-def _after_boot(t: Trace) -> int:
-    """Index of the first row after the boot block and the BSP's switch to the root."""
-    return next(k for k, row in enumerate(t.b.rows) if row[3] != Kind.OBJ_CREATED) + 1
 
 
 def _blamed(findings: list) -> list:
@@ -92,8 +24,8 @@ def _blamed(findings: list) -> list:
 
 
 def test_the_base_traces_are_healthy() -> None:
-    assert helping_trace().run().findings == []
-    assert interrupt_trace().run().findings == []
+    for make in TRACES:
+        assert make().run().findings == [], make.__name__
 
 
 def _without_row(t: Trace, j: int):
@@ -103,7 +35,7 @@ def _without_row(t: Trace, j: int):
 
 
 def test_any_single_lost_record_is_explained_by_the_gap() -> None:
-    for make in (helping_trace, interrupt_trace):
+    for make in TRACES:
         t = make()
         n = len(t.b.rows)
         start = _after_boot(t)  # a gap inside the boot announcements is a different story (BOOT_INCOMPLETE)
@@ -116,7 +48,7 @@ def test_any_single_lost_record_is_explained_by_the_gap() -> None:
 
 
 def test_a_trace_cut_anywhere_starts_cold_without_blame() -> None:
-    for make in (helping_trace, interrupt_trace):
+    for make in TRACES:
         t = make()
         b = t.b.batch()
         for cut in range(_after_boot(t), b.n - 1, 3):
@@ -153,7 +85,7 @@ def test_after_a_gap_the_model_relearns_and_checks_again() -> None:
 
 def test_lost_runs_of_records_are_explained_by_the_gap() -> None:
     """Windows of 2..6 consecutive records of one CPU lost at once."""
-    for make in (helping_trace, interrupt_trace):
+    for make in TRACES:
         t = make()
         b = t.b.batch()
         start = _after_boot(t)
