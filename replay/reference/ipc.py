@@ -177,6 +177,8 @@ def kill(m: ReferenceModel, cpu: Cpu, ec: Ec, reason: int | None) -> None:
         ec.call = None
     ec.links_known = ec.links_known and cpu.donations is not None
     reply(m, cpu, ec, Cont.DEAD, SwitchReason.KILL, S.ABORTED)
+    if cpu.drop:  # nobody to return to: the SC leaves the CPU now (reason KILL)
+        sched.schedule(m, cpu, True, SwitchReason.KILL)
 
 
 def startup_event(m: ReferenceModel, ec: Ec) -> int:
