@@ -217,6 +217,7 @@ class ReferenceModel:
         act = self.action[c] if self.action[c] >= 0 else (self.ev.i if self.ev else -1)
         if ec is None and kind not in (Kind.SCHED_SWITCH, Kind.OBJ_CREATED):
             ec = self.cpus[c].ec  # the EC current when the kernel records it
+        optional = optional or self.cpus[c].learning  # an unpredictable action: checked if present only
         self.cpus[c].pending.append(Expect(int(kind), words, ec, optional, act, self.epoch, ref))
 
     def flush(self, cpu: Cpu) -> None:

@@ -106,6 +106,8 @@ def _console_up(m: ReferenceModel, cpu: Cpu, ev: Ev) -> int:
     rest, cpu.pending = cpu.pending, type(cpu.pending)()
     semaphores.up(m, cpu.n, sm, int(UpCause.CONSOLE), -1)
     made = len(cpu.pending)
+    for x in cpu.pending:
+        x.ec = None  # any kernel path may write a console line: whoever is current then
     cpu.pending.extend(rest)  # recorded now, before what the interrupted kernel path still owes
     if cpu.resched and not resched:
         cpu.learning = True  # the kernel path it interrupted decides when to switch
@@ -141,6 +143,8 @@ def fix(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev, i: int) -> None:
             exp_w = x.words[2]
             if isinstance(exp_w, Ec):
                 _unknown_ec(m, exp_w)
+            for sc in x.ref or ():  # the SCs the model released with the wrong EC: where they are is unknown
+                _unqueue_sc(m, sc)
             if sm is not None:
                 sm.waiters_complete = False
                 sm.counter = None
@@ -158,6 +162,16 @@ def fix(m: ReferenceModel, cpu: Cpu, x: Expect, ev: Ev, i: int) -> None:
     elif k in (Kind.IRQ_MASK, Kind.IRQ_UNMASK, Kind.IRQ_EOI, Kind.IRQ_DEACTIVATE):
         irq.forget(m, value(x.words[0]))
         irq.forget(m, ev.a[0])
+
+
+def _unqueue_sc(m: ReferenceModel, sc: Sc) -> None:
+    if sc.cpu is not None and 0 <= sc.cpu < len(m.cpus):
+        target = m.cpus[sc.cpu]
+        target.unready(sc)
+        if sc in target.release:
+            target.release.remove(sc)
+        target.ready_complete = target.release_complete = False
+    sc.state = None
 
 
 def _unknown_ec(m: ReferenceModel, ec: Ec) -> None:

@@ -36,7 +36,7 @@ def up(m: ReferenceModel, c: int, sm: Sm, cause: int, irq_n: int = -1, optional_
 
 def wake(m: ReferenceModel, c: int, sm: Sm, w: Ec, cause: int, irq_n: int) -> None:
     """The FIFO head W leaves the queue and will return SUCCESS; its parked SCs are unblocked."""
-    m.emit(c, Kind.SM_UP, [sm, i64(sm.counter or 0), w, cause, irq_n])
+    m.emit(c, Kind.SM_UP, [sm, i64(sm.counter or 0), w, cause, irq_n], ref=list(w.parked))
     release(m, c, sm, w, WakeReason.SM_UP, Status.SUCCESS)
 
 
@@ -96,6 +96,7 @@ def ctrl_sm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         if sm is None and primary == Status.SUCCESS:
             call.ec.cont = None
             cpu.learning = True
+            call.commit = _through_unknown_cap
         return
     if dn:
         if is_int:
@@ -110,6 +111,16 @@ def ctrl_sm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         call.v.status = int(Status.OVRFLOW)
         call.v.allowed = 1 << int(Status.OVRFLOW)
     finish_call(m, call, st)
+
+
+def _through_unknown_cap(m: ReferenceModel, status: int) -> None:
+    """An up/down through a capability the model does not know worked on *some* semaphore: every
+    semaphore's count is unknown until observed again (MODEL.md 7)."""
+    if status in (Status.SUCCESS, Status.TIMEOUT, Status.OVRFLOW):
+        for o in m.reg.by_id.values():
+            if isinstance(o, Sm):
+                o.counter = None
+                o.waiters_complete = False
 
 
 def _forget(sm: Sm | None) -> None:
