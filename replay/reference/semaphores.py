@@ -87,8 +87,12 @@ def ctrl_sm(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
     sm = obj_of(cap)
     sm = sm if isinstance(sm, Sm) else None
     is_int = sm is not None and (sm.subtype == SmSubtype.INT or (sm.irq is not None and sm.irq >= 0))
-    if dn and is_int and m.gen2024:
+    if dn and m.gen2024 and sm is None:
+        v.need(None, Status.BAD_CPU)  # an unknown semaphore may be an interrupt SM routed elsewhere
+    elif dn and is_int and m.gen2024:
         v.need(irq.routed_here(m, sm, cpu.n), Status.BAD_CPU)
+    if sm is None:
+        v.may(Status.TIMEOUT if dn else Status.OVRFLOW)
     primary = v.done()
     call.reconcile = lambda m, st: _forget(sm)
     if primary != Status.SUCCESS or sm is None:
@@ -149,7 +153,9 @@ def timeout(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         release(m, cpu.n, w.blocked_on, w, WakeReason.TIMEOUT, Status.TIMEOUT)
     elif w.cont is not None and w.timeout == 0 and not cpu.learning:
         m.report(FindingCode.UNEXPECTED_EVENT, ev, w.id, detail=int(Kind.TIMEOUT))
-    # else: unknown, or the timer raced with an up that already released W (Sm::timeout does nothing)
+    elif w.cont is None or w.timeout is None:
+        cpu.learning = True  # W's state is unknown: what the timer did is learned from the recording
+    # else: the timer raced with an up that already released W (Sm::timeout does nothing)
     sched.end_action(m, cpu)
 
 
