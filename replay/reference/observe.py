@@ -361,19 +361,13 @@ def _adopt(m: ReferenceModel, cpu: Cpu, ev: Ev, x: Expect | None) -> None:
 def _unexpected_switch(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     from_sc, to_sc, reason = ev.a[2], ev.a[3], ev.a[4]
     obs = m.resolve(to_sc, ObjType.SC, ev)
-    if not cpu.learning and cpu.ec is not None and cpu.sc is not None and cpu.ready_complete:
-        top = cpu.top_ready()
-        if (
-            cpu.ready_complete
-            and isinstance(obs, Sc)
-            and top is not None
-            and obs.prio is not None
-            and top.prio is not None
-            and obs.prio < top.prio
-        ):
-            m.report(FindingCode.SCHED_NOT_HIGHEST, ev, to_sc, top.id, to_sc)
-        else:
-            m.report(FindingCode.UNEXPECTED_EVENT, ev, to_sc, detail=int(Kind.SCHED_SWITCH))
+    top = cpu.top_ready()
+    known = cpu.ec is not None and cpu.sc is not None and cpu.ready_complete
+    lower = isinstance(obs, Sc) and top is not None and obs is not top and obs.prio is not None
+    if known and lower and top.prio is not None and obs.prio < top.prio:
+        m.report(FindingCode.SCHED_NOT_HIGHEST, ev, to_sc, top.id, to_sc)  # checked even while learning
+    elif known and not cpu.learning:
+        m.report(FindingCode.UNEXPECTED_EVENT, ev, to_sc, detail=int(Kind.SCHED_SWITCH))
     old = m.resolve(from_sc, ObjType.SC, ev) if from_sc != to_sc else None
     if isinstance(old, Sc) and old.state == "current":
         sched.leave(m, old)

@@ -148,6 +148,10 @@ def schedule(m: ReferenceModel, cpu: Cpu, blocked: bool, reason: int) -> None:
         break
     if reason == SwitchReason.PREEMPT and cur_sc is cpu.idle_sc:
         reason = SwitchReason.WAKE
+    if sc is cur_sc and not blocked and sc.prio is not None and cpu.ready[sc.prio]:
+        # the current SC stays only if its budget had not run out at that very moment - a kernel-internal
+        # clock reading the trace does not have: a switch to an SC of the same priority is learned
+        cpu.learning = True
     switch_to(m, cpu, sc, end, reason, parks)
     cpu.donations = n
 
