@@ -228,8 +228,10 @@ class ReferenceModel:
 
     def drop_action(self, cpu: Cpu, action: int) -> None:
         """Silently drop the remaining expectations of one action (a mismatch made them unreliable)."""
-        if any(x.action == action and x.kind == Kind.SCHED_SWITCH for x in cpu.pending):
-            cpu.awaiting = False  # the predicted switch will not be matched: learn the recorded one
+        for x in cpu.pending:
+            if x.action == action and x.kind == Kind.SCHED_SWITCH:  # not seen: the CPU still runs what it ran
+                cpu.awaiting = False
+                sched.revert(self, cpu, x.ref)
         cpu.pending = type(cpu.pending)(x for x in cpu.pending if x.action != action)
 
     # --- objects --------------------------------------------------------------------------------------------

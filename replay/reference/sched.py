@@ -177,6 +177,27 @@ def switch_to(m: ReferenceModel, cpu: Cpu, sc: Sc, ec: Ec, reason: int, parks: l
         ec.cpu = cpu.n
 
 
+def revert(m: ReferenceModel, cpu: Cpu, info: Switch | None) -> None:
+    """Undo a predicted switch that will not be matched: the recorded switch, if any, is learned later."""
+    if info is None or info.from_ec is None or info.from_sc is None:
+        cpu.ec = cpu.sc = None
+        cpu.ready_complete = False
+        return
+    if info.to_sc is not info.from_sc:
+        for sc, ec in info.parks:
+            if sc in ec.parked:
+                ec.parked.remove(sc)
+            enqueue(m, cpu, sc, ts_now(m))
+        info.to_sc.state = None
+        enqueue(m, cpu, info.to_sc, ts_now(m))
+        cpu.unready(info.from_sc)
+        if info.from_sc in info.from_ec.parked:
+            info.from_ec.parked.remove(info.from_sc)
+        info.from_sc.state = "current"
+    cpu.ec, cpu.sc = info.from_ec, info.from_sc
+    cpu.resched = False
+
+
 def end_action(m: ReferenceModel, cpu: Cpu, reason: int | None = None) -> None:
     """Return to user on cpu: reschedule if the current EC blocked or a hazard is pending, then resume."""
     from replay.reference import ipc
