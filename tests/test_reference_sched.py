@@ -151,3 +151,17 @@ def test_wake_event_fields_are_checked() -> None:
     t.b.event(1, Kind.SM_UP, ec=o["g2"], sm=o["sm"], counter=0, woken=o["g"], up_cause=UpCause.INTERRUPT, irq=30)
     i = t.b.event(1, Kind.EC_WAKE, ec=o["g2"], woken=o["g"], wake_reason=WakeReason.SM_UP, object=o["sm"], target_cpu=0)
     assert [(f.code, f.event, f.detail) for f in t.run().findings][:1] == [(int(FindingCode.WORD_MISMATCH), i, 3)]
+
+
+def test_a_missing_wake_that_would_have_preempted_is_one_finding() -> None:
+    """The kernel ups without waking the waiter (a divergence); the interrupted EC just goes on."""
+    t = Trace(x86())
+    o = _g_blocked_g2_running(t)
+    t.b.event(
+        1, Kind.IRQ_ARRIVAL, ec=o["g2"], vector=0x20 + 30, irq=30, source=-1, irq_kind=IrqKind.X86_MSI, event_id=-1
+    )
+    i = t.b.event(1, Kind.SM_UP, ec=o["g2"], sm=o["sm"], counter=1, woken=0, up_cause=UpCause.INTERRUPT, irq=30)
+    t.b.event(1, Kind.IRQ_EOI, ec=o["g2"], irq=30, irq_kind=IrqKind.X86_MSI, cause=IrqCause.ARRIVAL)
+    t.b.hc_entry(1, o["g2"], Hc.CTRL_SC, sel=0x502)
+    t.b.hc_exit(1, o["g2"], Hc.CTRL_SC, S.SUCCESS, out_p1=3)
+    assert [(f.code, f.event, f.detail) for f in t.run().findings] == [(int(FindingCode.WORD_MISMATCH), i, 2)]
