@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from replay.reference import boot, calls, ipc, irq, loss, observe, sched, semaphores
+from replay.reference import boot, calls, ipc, irq, loss, observe, sched, semaphores, switches
 from replay.reference.expect import Expect
 from replay.reference.finding import Finding, severity_of
 from replay.reference.state import Cont, Cpu, Ec, Obj, Pd, Registry, Space
@@ -167,7 +167,7 @@ class ReferenceModel:
         elif k == Kind.IPI_RECV:
             sched.ipi_recv(self, cpu, ev)
         elif k == Kind.SCHED_SWITCH:
-            observe.switch(self, cpu, ev)
+            switches.switch(self, cpu, ev)
         elif k == Kind.EVENT_DELIVERY:
             ipc.event_delivery(self, cpu, ev)
         elif k == Kind.OBJ_CREATED:
