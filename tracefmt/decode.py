@@ -72,7 +72,7 @@ _COMMON: dict[Hc, tuple[Field, ...]] = {
     Hc.CTRL_SC: (_sel("sc_sel"),),
     Hc.CTRL_PT: (_sel("pt_sel"), Field("pid", 1), Field("mtd", 2, 0, 0xFFFFFFFF)),
     Hc.CTRL_SM: (_sel("sm_sel"), _FLAGS, Field("deadline", 1)),
-    Hc.CTRL_HW: (Field("op", 0, P0_FLAGS_SHIFT, P0_FLAGS_MASK), Field("desc", 1)),
+    Hc.CTRL_HW: (Field("op", 0, P0_FLAGS_SHIFT, P0_FLAGS_MASK), _sel("desc")),  # spec 5.5.1, Sys_ctrl_hw::desc()
     Hc.RESERVED: (_sel(), _FLAGS),
 }
 
