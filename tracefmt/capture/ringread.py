@@ -1,47 +1,33 @@
-"""Find the rings in dump files and decode each CPU's ring into sequence-ordered runs of events.
+"""Find the rings in dump files and prepare each CPU's ring for the decoder.
 
-A ring's slots are read through a memory map as an int64 matrix (no copy) and decoded chunk by chunk by
-the numba kernel in ``_kernels``. The oldest record sits at ``write_pos`` once the ring has wrapped; the
-decoder checks that order cheaply up front and, if the header disagrees with the records (a dump taken
-while the recorder ran, a corrupted header), sorts the slots by sequence number instead. ``salvage`` always
-sorts, and drops records whose timestamp goes backwards instead of stopping.
+A ring's slots are memory-mapped as an int64 matrix (one row per slot, no copy). Once the ring has wrapped,
+its oldest record sits at ``write_pos``; the decoder walks the slots from there. Before it does, a cheap probe
+checks that the records agree with that order; if they do not (a dump taken while the recorder ran, a
+corrupted header), the whole records are sorted by sequence number instead - as they always are with
+``salvage``. Pages the decoder has passed are released again, so resident memory stays bounded however
+large the dump.
 """
 
 from __future__ import annotations
 
 import itertools
+import mmap
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 
 from tracefmt.capture import layout as L
-from tracefmt.errors import CorruptTraceError, NotATraceError, TraceError
-from tracefmt.events import N_KINDS, Kind
+from tracefmt.errors import NotATraceError
+from tracefmt.events import N_KINDS
 
-CHUNK_ROWS = 1 << 20
-
-
-class Run(NamedTuple):
-    """Decoded records of one CPU, in sequence order."""
-
-    ts: np.ndarray
-    seq: np.ndarray
-    kind: np.ndarray
-    ec: np.ndarray
-    a0: np.ndarray
-    a1: np.ndarray
-    a2: np.ndarray
-    a3: np.ndarray
-    a4: np.ndarray
+PROBE = 64  # slots looked at at each end of each piece to check the header's order
 
 
 @dataclass
 class RingSummary:
-    """What one CPU's ring held and lost; filled while it is decoded."""
+    """What one CPU's ring held and lost; complete once the ring has been decoded."""
 
     file: str
     offset: int
@@ -63,10 +49,10 @@ class RingSummary:
     last_seq: int | None = None
     first_ts: int | None = None
     last_ts: int | None = None
-    before_window: int = 0  # records numbered before the first one in the ring: overwritten or consumed
+    before_window: int = 0  # records numbered before the ring's oldest one: overwritten or consumed
     loss_records: int = 0  # RECORDER_LOSS records the recorder wrote into the ring
     loss_lost: int = 0  # .. and the records they say were dropped
-    trailing_lost: int = 0  # lost after the last record: covered by the RECORDER_LOSS the importer appends
+    trailing_lost: int = 0  # lost after the last record: the RECORDER_LOSS the importer appends covers them
     unrecorded_gaps: int = 0
     unrecorded_records: int = 0
     gaps: list[dict[str, int]] = field(default_factory=list)
@@ -75,7 +61,7 @@ class RingSummary:
 
     @property
     def lost_in_window(self) -> int:
-        """Records missing from the ring's window, every one of them in a RECORDER_LOSS record or a gap."""
+        """Records missing between the ring's oldest record and ``next_seq``."""
         return self.loss_lost + self.trailing_lost + self.unrecorded_records
 
 
@@ -87,7 +73,8 @@ class RingSource:
         self.h = header
         body = max(0, file_size - header.records_offset)
         self.slots = min(header.capacity, body // header.record_size)
-        cut = header.capacity * header.record_size - body
+        self._map: mmap.mmap | None = None
+        self._map_skew = 0
         self.summary = RingSummary(
             file=str(path),
             offset=header.offset,
@@ -101,23 +88,50 @@ class RingSource:
             base_seq=header.base_seq,
             next_seq=header.next_seq,
         )
-        self._header_notes: list[str] = []
-        if cut > 0:
-            self._header_notes.append(
+        short = header.capacity * header.record_size - body
+        self.header_notes = []
+        if short > 0:
+            self.header_notes.append(
                 f"dump cut off: {header.capacity - self.slots} of {header.capacity} slots missing "
-                f"({cut} bytes short of the ring's end at byte {header.offset + header.total_bytes})"
+                f"({short} bytes short of the ring's end at byte {header.offset + header.total_bytes})"
             )
 
     def rows(self) -> np.ndarray:
-        """The slots as a read-only int64 matrix over the file (memory-mapped)."""
-        if self.slots == 0:
-            return np.zeros((0, L.RECORD_WORDS), np.int64)
+        """The slots as a read-only int64 matrix mapped from the file (record_size / 8 words per row)."""
         words = self.h.record_size // 8
-        mm = np.memmap(self.path, dtype="<i8", mode="r", offset=self.h.records_offset, shape=(self.slots, words))
-        return mm[:, : L.RECORD_WORDS] if words != L.RECORD_WORDS else mm
+        if self.slots == 0:
+            return _readonly(np.zeros((0, words), np.int64))
+        start = self.h.records_offset
+        self._map_skew = start % mmap.ALLOCATIONGRANULARITY
+        length = self.slots * self.h.record_size
+        with open(self.path, "rb") as f:
+            self._map = mmap.mmap(
+                f.fileno(), length + self._map_skew, access=mmap.ACCESS_READ, offset=start - self._map_skew
+            )
+        return np.frombuffer(self._map, "<i8", self.slots * words, self._map_skew).reshape(self.slots, words)
 
-    def pieces(self, rows: np.ndarray) -> list[tuple[int, int]] | None:
-        """Slot ranges oldest first, from the header; None if the records contradict it."""
+    def release(self, first_slot: int, end_slot: int) -> None:
+        """Drop the mapped pages of slots ``first_slot .. end_slot-1`` from memory (they are not needed again)."""
+        if self._map is None or end_slot <= first_slot or not hasattr(mmap, "MADV_DONTNEED"):
+            return
+        page = mmap.PAGESIZE
+        lo = -(-(self._map_skew + first_slot * self.h.record_size) // page) * page
+        hi = (self._map_skew + end_slot * self.h.record_size) // page * page
+        if hi > lo:
+            self._map.madvise(mmap.MADV_DONTNEED, lo, hi - lo)
+
+    def order(self, rows: np.ndarray, salvage: bool) -> tuple[np.ndarray, int, int, int]:
+        """(rows to decode, slot of the oldest record, empty slots, torn slots already counted).
+
+        Normally the mapped rows and ``write_pos`` (the decoder counts empty and torn slots itself); a sorted
+        copy of the whole records if the header's order is contradicted, or with ``salvage``.
+        """
+        cut = self._cut(rows) if not salvage else None
+        if cut is not None:
+            return rows, cut, 0, 0
+        return self._sorted(rows)
+
+    def _cut(self, rows: np.ndarray) -> int | None:
         from tracefmt.capture._kernels import valid_stamps
 
         n, wp = self.slots, self.h.write_pos
@@ -125,142 +139,50 @@ class RingSource:
             self.summary.notes.append(f"header write_pos {wp} outside the ring: sorted the slots by sequence number")
             return None
         if self.h.wrap_count == 0:
-            return [(0, n)]
+            return 0
         cut = min(wp, n)
-        pieces = [(cut, n), (0, cut)]
-        # cheap check: the first and the last whole record of each piece must be in sequence order
-        probe: dict[int, int] = {}  # slot -> seq
-        for lo, hi in pieces:
-            for start, stop, last in ((lo, min(hi, lo + 64), False), (max(lo, hi - 64), hi, True)):
-                stamps = valid_stamps(_block(rows[start:stop]), N_KINDS)
+        probe: dict[int, int] = {}  # slot -> seq of the first and last whole record of each piece
+        for lo, hi in ((cut, n), (0, cut)):
+            for start, stop, last in ((lo, min(hi, lo + PROBE), False), (max(lo, hi - PROBE), hi, True)):
+                stamps = valid_stamps(_readonly(np.ascontiguousarray(rows[start:stop])), N_KINDS)
                 good = np.flatnonzero(stamps >= 0)
                 if good.size:
                     at = int(good[-1] if last else good[0])
                     probe[start + at] = int(stamps[at])
-        order = [probe[slot] for slot in sorted(probe, key=lambda slot: (slot < cut, slot))]
-        if any(b <= a for a, b in itertools.pairwise(order)):
+        seqs = [probe[slot] for slot in sorted(probe, key=lambda slot: (slot < cut, slot))]
+        if any(b <= a for a, b in itertools.pairwise(seqs)):
             self.summary.notes.append(
                 "ring order disagrees with its header (dumped while recording, or a corrupted header): "
                 "sorted the slots by sequence number"
             )
             return None
-        return pieces
+        return cut
 
-    def runs(self, chunk_rows: int = CHUNK_ROWS, salvage: bool = False) -> Iterator[Run]:
-        """Decoded records in sequence order, then (if records are missing at the end) a RECORDER_LOSS record."""
-        from tracefmt.capture import _kernels as K
-
-        self.summary.notes = list(self._header_notes)
-        self.summary.sorted_by_seq = False
-        rows = self.rows()
-        st = np.zeros(K.N_DSTATE, np.int64)
-        st[K.D_LAST_SEQ] = K.NO_SEQ
-        gaps = np.zeros((K.GAP_LOG, 4), np.int64)
-        pieces = None if salvage else self.pieces(rows)
-        if pieces is None:
-            chunks = self._sorted_chunks(rows, chunk_rows, st)
-        else:
-            chunks = ((lo, rows[lo : min(hi, lo + chunk_rows)]) for a, hi in pieces for lo in range(a, hi, chunk_rows))
-        for first_slot, chunk in chunks:
-            block = _block(chunk)
-            out = Run(*(np.empty(len(block), np.uint8 if name == "kind" else np.int64) for name in Run._fields))
-            status, n = K.decode_slots(block, N_KINDS, int(Kind.RECORDER_LOSS), salvage, st, gaps, *out)
-            if status != K.OK:
-                raise self._order_error(status, st, first_slot, pieces is None)
-            if n:
-                yield Run(*(col[:n] for col in out))
-        self._finish(st, gaps)
-        loss = self._trailing_loss()
-        if loss is not None:
-            yield loss
-
-    def _sorted_chunks(self, rows: np.ndarray, chunk_rows: int, st: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-        from tracefmt.capture import _kernels as K
+    def _sorted(self, rows: np.ndarray) -> tuple[np.ndarray, int, int, int]:
+        from tracefmt.capture._kernels import valid_stamps
 
         self.summary.sorted_by_seq = True
-        parts = [K.valid_stamps(_block(rows[i : i + chunk_rows]), N_KINDS) for i in range(0, len(rows), chunk_rows)]
+        step = 1 << 20
+        parts = [valid_stamps(_readonly(rows[i : i + step]), N_KINDS) for i in range(0, len(rows), step)]
         stamps = np.concatenate(parts) if parts else np.zeros(0, np.int64)
         bad = np.flatnonzero(stamps < 0)  # empty, torn or unknown kind: counted here, never decoded
         empty = int(np.count_nonzero((rows[bad, 0] == 0) & (rows[bad, L.COMMIT_WORD] == 0))) if bad.size else 0
-        st[K.D_EMPTY] += empty
-        st[K.D_TORN] += bad.size - empty
         idx = np.flatnonzero(stamps >= 0)
         idx = idx[np.argsort(stamps[idx], kind="stable")]
         dup = np.flatnonzero(np.diff(stamps[idx]) == 0) + 1
         if dup.size:
             self.summary.notes.append(f"{dup.size} slots repeat another slot's sequence number: ignored")
             idx = np.delete(idx, dup)
-        for i in range(0, idx.size, chunk_rows):
-            yield int(idx[i]), rows[idx[i : i + chunk_rows]]
-
-    def _order_error(self, status: int, st: np.ndarray, first_slot: int, sorted_rows: bool) -> TraceError:
-        from tracefmt.capture import _kernels as K
-
-        where = f"{self.path}: ring of CPU {self.h.cpu} at byte {self.h.offset}"
-        at = "" if sorted_rows else f" (slot {first_slot + int(st[K.D_BAD_AT])})"
-        if status == K.SEQ_NOT_INCREASING:
-            return CorruptTraceError(f"{where}: sequence numbers out of order{at}; --salvage sorts them")
-        return CorruptTraceError(
-            f"{where}: timestamp goes backwards after seq {int(st[K.D_LAST_SEQ])}{at}; --salvage drops such records"
-        )
-
-    def _finish(self, st: np.ndarray, gaps: np.ndarray) -> None:
-        from tracefmt.capture import _kernels as K
-
-        s = self.summary
-        s.records = int(st[K.D_VALID])
-        s.empty, s.torn, s.bad_kind = int(st[K.D_EMPTY]), int(st[K.D_TORN]), int(st[K.D_BAD_KIND])
-        s.ts_dropped = int(st[K.D_TS_DROPPED])
-        s.loss_records, s.loss_lost = int(st[K.D_LOSS_RECORDS]), int(st[K.D_LOSS_LOST])
-        s.unrecorded_gaps, s.unrecorded_records = int(st[K.D_GAPS]), int(st[K.D_GAP_RECORDS])
-        s.gaps = [
-            {"first_seq": int(g[0]), "count": int(g[1]), "ts_before": int(g[2]), "ts_after": int(g[3])}
-            for g in gaps[: min(s.unrecorded_gaps, len(gaps))]
-        ]
-        if s.records:
-            s.first_seq, s.last_seq = int(st[K.D_FIRST_SEQ]), int(st[K.D_LAST_SEQ])
-            s.first_ts, s.last_ts = int(st[K.D_FIRST_TS]), int(st[K.D_LAST_TS])
-            s.before_window = max(0, s.first_seq - s.base_seq)
-        if s.bad_kind:
-            s.notes.append(f"{s.bad_kind} whole records with an unknown kind (>= {N_KINDS}): skipped")
-        if s.ts_dropped:
-            s.notes.append(f"{s.ts_dropped} records whose timestamp went backwards: dropped (--salvage)")
-
-    def _trailing_loss(self) -> Run | None:
-        """A RECORDER_LOSS for the numbers after the last record that the header says were used."""
-        s, h = self.summary, self.h
-        last = s.last_seq if s.last_seq is not None else h.base_seq - 1
-        if h.next_seq <= last:
-            s.notes.append(f"header next_seq {h.next_seq} is not after the last record's {last}: header stale?")
-            return None
-        lost = h.next_seq - last - 1
-        if lost <= 0:
-            return None
-        s.trailing_lost = lost
-        pending = h.lost_pending > 0
-        first_ts = h.lost_first_ts if pending and h.lost_first_seq == last + 1 else -1
-        last_ts = h.lost_last_ts if pending else -1
-        ts = max(s.last_ts if s.last_ts is not None else 0, last_ts)
-        one = np.ones(1, np.int64)
-        return Run(
-            ts * one,
-            h.next_seq * one,
-            np.full(1, int(Kind.RECORDER_LOSS), np.uint8),
-            -one,  # the current EC is not known
-            lost * one,
-            first_ts * one,
-            last_ts * one,
-            (last + 1) * one,
-            0 * one,
-        )
+        return _readonly(np.ascontiguousarray(rows[idx])), 0, empty, bad.size - empty
 
 
-def _block(rows: np.ndarray) -> np.ndarray:
-    """A read-only, C-contiguous plain ndarray (one kernel signature for memory maps and copies alike)."""
-    block = np.ascontiguousarray(np.asarray(rows))
-    if block.flags.writeable:
-        block.flags.writeable = False
-    return block
+def _readonly(a: np.ndarray) -> np.ndarray:
+    """One kernel signature for mapped and copied rows alike: read-only, C-contiguous, plain ndarray."""
+    a = np.asarray(a)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 def find_rings(paths: list[Path]) -> list[RingSource]:
@@ -274,32 +196,26 @@ def find_rings(paths: list[Path]) -> list[RingSource]:
         else:
             raise NotATraceError(f"{p}: no such file or directory")
     sources: list[RingSource] = []
-    skipped: list[str] = []
     for f, named in files:
-        found = _rings_in_file(f, named, skipped)
-        sources.extend(found)
+        sources.extend(_rings_in_file(f, named))
     if not sources:
-        what = ", ".join(str(p) for p in paths)
-        raise NotATraceError(f"{what}: no recorder ring found" + (f" ({'; '.join(skipped[:3])})" if skipped else ""))
+        raise NotATraceError(f"{', '.join(str(p) for p in paths)}: no recorder ring found")
     return sources
 
 
-def _rings_in_file(path: Path, named: bool, skipped: list[str]) -> list[RingSource]:
+def _rings_in_file(path: Path, named: bool) -> list[RingSource]:
+    """The rings one after another in ``path``; a file that does not start with one is skipped unless named."""
     size = os.path.getsize(path)
+    found: list[RingSource] = []
+    offset = 0
     with open(path, "rb") as f:
-        head = f.read(L.HEADER_SIZE)
-        if len(head) < 4 or int.from_bytes(head[:4], "little") != L.RING_MAGIC:
-            if named:
-                L.parse_header(head, 0, str(path))  # raises with the reason
-            skipped.append(f"{path.name}: not a ring")
-            return []
-        found = [RingSource(path, L.parse_header(head, 0, str(path)), size)]
-        offset = found[0].h.total_bytes
         while offset < size:
             f.seek(offset)
             head = f.read(L.HEADER_SIZE)
-            if not any(head):  # zero padding after the last ring
+            if offset and not any(head):  # zero padding after the last ring
                 break
+            if offset == 0 and not named and head[:4] != L.RING_MAGIC.to_bytes(4, "little"):
+                return []
             found.append(RingSource(path, L.parse_header(head, offset, str(path)), size))
             offset += found[-1].h.total_bytes
     return found

@@ -22,13 +22,16 @@ from typing import Any
 
 import numpy as np
 
-from tracefmt.capture.ringread import CHUNK_ROWS, RingSource, RingSummary, Run, find_rings
-from tracefmt.decode import fill_hc
-from tracefmt.errors import TraceError
+from tracefmt.capture.ringread import RingSource, RingSummary, find_rings
+from tracefmt.errors import CorruptTraceError, TraceError
+from tracefmt.events import N_KINDS, Kind
 from tracefmt.io import TraceWriter
 from tracefmt.meta import TraceMeta
+from tracefmt.nova import hc_table as hc_table_for
 from tracefmt.platform import Platform
 from tracefmt.schema import COLUMNS, EventBatch, concat
+
+BATCH_ROWS = 1 << 20
 
 
 @dataclass
@@ -87,87 +90,144 @@ def check_rings(sources: list[RingSource], platform: Platform) -> tuple[Platform
     return platform, warnings
 
 
-def merge_runs(streams: list[Iterator[Run]], cpus: list[int], api: str) -> Iterator[EventBatch]:
-    """K-way merge of per-CPU sequence-ordered runs into (ts, cpu, seq) order, a bounded step at a time."""
-    order = np.argsort(cpus, kind="stable")  # concatenating in CPU order makes a stable ts sort (ts, cpu, seq)
-    streams = [streams[i] for i in order]
-    cpus = [cpus[i] for i in order]
-    bufs: list[Run | None] = [None] * len(streams)
-    done = [False] * len(streams)
-
-    def refill(i: int) -> None:
-        nxt = next(streams[i], None)
-        if nxt is None:
-            done[i] = True
-        else:
-            bufs[i] = nxt if bufs[i] is None else Run(*(np.concatenate(p) for p in zip(bufs[i], nxt, strict=True)))
-
-    for i in range(len(streams)):
-        refill(i)
-    while True:
-        live = [i for i in range(len(streams)) if not done[i]]
-        horizon = min((int(bufs[i].ts[-1]) for i in live if bufs[i] is not None), default=None)
-        parts: list[tuple[int, Run]] = []
-        for i, b in enumerate(bufs):
-            if b is None or len(b.ts) == 0:
-                continue
-            cut = len(b.ts) if horizon is None else int(np.searchsorted(b.ts, horizon, side="left"))
-            if cut:
-                parts.append((cpus[i], Run(*(col[:cut] for col in b))))
-                bufs[i] = Run(*(col[cut:] for col in b))
-        if parts:
-            yield _merge_parts(parts, api)
-        if horizon is None:
-            return
-        for i in live:
-            if bufs[i] is None or len(bufs[i].ts) == 0 or int(bufs[i].ts[-1]) == horizon:
-                refill(i)
-
-
-def _merge_parts(parts: list[tuple[int, Run]], api: str) -> EventBatch:
-    runs = [r for _, r in parts]
-    cpu = np.concatenate([np.full(len(r.ts), c, np.int16) for c, r in parts])
-    cols = {name: np.concatenate([getattr(r, name) for r in runs]) for name in Run._fields}
-    if len(parts) > 1:
-        idx = np.argsort(cols["ts"], kind="stable")
-        cols = {name: col[idx] for name, col in cols.items()}
-        cpu = cpu[idx]
-    cols["cpu"] = cpu
-    cols["hc"] = fill_hc(cols["kind"], cols["a0"], cols["a4"], api)
-    return EventBatch(*(cols[name] for name in COLUMNS))
-
-
 class RingDecoder:
-    """A set of ring dumps, checked and ready to decode; ``result`` is complete after :meth:`scan` or once an
-    :meth:`events` iterator has been exhausted. Both may run several times (each re-reads the rings)."""
+    """A set of ring dumps, checked and ready to decode.
+
+    :meth:`events` yields the merged trace in batches of ``batch_rows``; :meth:`scan` decodes without keeping
+    anything. Either fills ``result`` (the per-CPU loss summary) and may run again (each re-reads the rings).
+    """
 
     def __init__(
-        self, paths: list[Path], platform: Platform, *, salvage: bool = False, chunk_rows: int = CHUNK_ROWS
+        self, paths: list[Path], platform: Platform, *, salvage: bool = False, batch_rows: int = BATCH_ROWS
     ) -> None:
         self.paths = paths
         self.salvage = salvage
-        self.chunk_rows = chunk_rows
+        self.batch_rows = batch_rows
         self.sources = sorted(find_rings(paths), key=lambda src: src.h.cpu)
         platform, warnings = check_rings(self.sources, platform)
         self.result = RingsImport(platform=platform, rings=[s.summary for s in self.sources], warnings=warnings)
 
     def scan(self) -> RingsImport:
-        """Decode every ring without merging or keeping anything: fills the loss summary."""
-        for src in self.sources:
-            for _ in src.runs(self.chunk_rows, self.salvage):
-                pass
+        """Decode every ring without keeping the events: fills the loss summary."""
+        for _ in self._run(reuse_output=True):
+            pass
         return self.result
 
     def events(self) -> Iterator[EventBatch]:
-        """All events in (ts, cpu, seq) order, in batches of bounded size."""
-        self.result.events = 0
-        streams = [src.runs(self.chunk_rows, self.salvage) for src in self.sources]
-        for batch in merge_runs(streams, [src.h.cpu for src in self.sources], self.result.platform.api):
-            self.result.events += batch.n
-            yield batch
+        """All events in (ts, cpu, seq) order."""
+        yield from self._run(reuse_output=False)
 
     def read_all(self) -> EventBatch:
         return concat(list(self.events()))
+
+    def _run(self, reuse_output: bool) -> Iterator[EventBatch]:
+        from tracefmt.capture import _kernels as K
+
+        k = len(self.sources)
+        st = np.zeros((k, K.N_CSTATE), np.int64)
+        par = np.zeros((k, K.N_PARAM), np.int64)
+        gaps = np.zeros((k, K.GAP_LOG, 4), np.int64)
+        rings = []  # keeps the mapped or sorted rows alive while the kernel reads them by address
+        for c, src in enumerate(self.sources):
+            src.summary.notes = list(src.header_notes)
+            src.summary.sorted_by_seq = False
+            mapped = src.rows()
+            rows, cut, empty, torn = src.order(mapped, self.salvage)
+            rings.append(rows)
+            st[c, K.C_N], st[c, K.C_CUT], st[c, K.C_EMPTY], st[c, K.C_TORN] = len(rows), cut, empty, torn
+            h = src.h
+            par[c] = (
+                h.cpu,
+                h.next_seq,
+                h.base_seq,
+                h.lost_pending,
+                h.lost_first_seq,
+                h.lost_first_ts,
+                h.lost_last_ts,
+                rows.shape[1] * 8,
+            )
+        base = np.array([r.ctypes.data for r in rings], np.int64)
+        heap = np.zeros(k, np.int64)
+        g = np.zeros(4, np.int64)
+        hc_table = hc_table_for(self.result.platform.api)
+        self.result.events = 0
+        cols = None
+        released = np.zeros(k, np.int64)
+        while True:
+            if cols is None or not reuse_output:
+                cols = tuple(np.empty(self.batch_rows, dt) for dt in COLUMNS.values())
+            status = K.merge_rings(
+                base, st, par, gaps, heap, g, hc_table, N_KINDS, int(Kind.RECORDER_LOSS), self.salvage, cols
+            )
+            n = int(g[2])
+            self.result.events += n
+            if status not in (K.DONE, K.FULL):
+                raise self._error(status, int(g[3]), st)
+            if n:
+                yield EventBatch(*(col[:n] for col in cols))
+            self._release(st, released)
+            if status == K.DONE:
+                break
+        for c, src in enumerate(self.sources):
+            _finish(src.summary, st[c], gaps[c])
+
+    def _release(self, st: np.ndarray, released: np.ndarray) -> None:
+        """Give back the mapped pages of slots every CPU has moved past (keeps resident memory bounded)."""
+        from tracefmt.capture import _kernels as K
+
+        for c, src in enumerate(self.sources):
+            if st[c, K.C_CUT] == 0 and not src.summary.sorted_by_seq:
+                upto = int(st[c, K.C_POS]) - 1  # the head record is still to be copied
+                if upto - int(released[c]) >= 1 << 16:
+                    src.release(int(released[c]), upto)
+                    released[c] = upto
+
+    def _error(self, status: int, c: int, st: np.ndarray) -> TraceError:
+        from tracefmt.capture import _kernels as K
+
+        src = self.sources[c]
+        where = f"{src.path}: ring of CPU {src.h.cpu} at byte {src.h.offset}"
+        slot = int(st[c, K.C_BAD_AT])
+        at = (
+            ""
+            if src.summary.sorted_by_seq
+            else f", slot {slot} (byte {src.h.records_offset + slot * src.h.record_size})"
+        )
+        if status == K.SEQ_NOT_INCREASING:
+            return CorruptTraceError(f"{where}: sequence numbers out of order{at}; --salvage sorts them")
+        return CorruptTraceError(
+            f"{where}: timestamp goes backwards after seq {int(st[c, K.C_LAST_SEQ])}{at}; --salvage drops such records"
+        )
+
+
+def _finish(s: RingSummary, st: np.ndarray, gaps: np.ndarray) -> None:
+    from tracefmt.capture import _kernels as K
+
+    s.records = int(st[K.C_VALID])
+    s.empty, s.torn, s.bad_kind = int(st[K.C_EMPTY]), int(st[K.C_TORN]), int(st[K.C_BAD_KIND])
+    s.ts_dropped = int(st[K.C_TS_DROPPED])
+    s.loss_records, s.loss_lost = int(st[K.C_LOSS_RECORDS]), int(st[K.C_LOSS_LOST])
+    s.unrecorded_gaps, s.unrecorded_records = int(st[K.C_GAPS]), int(st[K.C_GAP_RECORDS])
+    s.trailing_lost = int(st[K.C_TRAIL_LOST])
+    s.gaps = [
+        {"first_seq": int(g[0]), "count": int(g[1]), "ts_before": int(g[2]), "ts_after": int(g[3])}
+        for g in gaps[: min(s.unrecorded_gaps, len(gaps))]
+    ]
+    if s.records:
+        s.first_seq, s.last_seq = int(st[K.C_FIRST_SEQ]), int(st[K.C_LAST_SEQ])
+        s.first_ts, s.last_ts = int(st[K.C_FIRST_TS]), int(st[K.C_LAST_TS])
+        s.before_window = max(0, s.first_seq - s.base_seq)
+    if s.bad_kind:
+        s.notes.append(f"{s.bad_kind} whole records with an unknown kind (>= {N_KINDS}): skipped")
+    if s.ts_dropped:
+        s.notes.append(f"{s.ts_dropped} records whose timestamp went backwards: dropped (--salvage)")
+    if st[K.C_STALE_HEADER]:
+        s.notes.append(f"header next_seq {s.next_seq} is not after the last record's {s.last_seq}: stale header?")
+    if s.unrecorded_gaps:
+        s.notes.append(
+            f"{s.unrecorded_records} records missing in {s.unrecorded_gaps} gaps no RECORDER_LOSS explains "
+            "(corrupted slots)"
+        )
 
 
 def import_rings(
@@ -176,7 +236,7 @@ def import_rings(
     out: Path,
     *,
     salvage: bool = False,
-    chunk_rows: int = CHUNK_ROWS,
+    batch_rows: int = BATCH_ROWS,
     progress: Callable[[int], None] | None = None,
 ) -> RingsImport:
     """Decode ring dumps into the trace file ``out`` (Parquet or Arrow IPC stream by its suffix).
@@ -184,7 +244,7 @@ def import_rings(
     Two passes over the rings: a decode-only scan first (cheap next to writing Parquet) so that the loss
     summary is complete before it goes into the file's provenance, then decode, merge and write.
     """
-    dec = RingDecoder(paths, platform, salvage=salvage, chunk_rows=chunk_rows)
+    dec = RingDecoder(paths, platform, salvage=salvage, batch_rows=batch_rows)
     result = dec.scan()
     meta = TraceMeta(platform=result.platform, provenance=_provenance(paths, result))
     tmp = out.with_name(out.name + ".partial")
