@@ -25,7 +25,7 @@ import numpy as np
 from tracefmt.capture.ringread import RingSource, RingSummary, find_rings
 from tracefmt.errors import CorruptTraceError, TraceError
 from tracefmt.events import N_KINDS, Kind
-from tracefmt.io import TraceWriter
+from tracefmt.io import TraceWriter, container_for_name
 from tracefmt.meta import TraceMeta
 from tracefmt.nova import hc_table as hc_table_for
 from tracefmt.platform import Platform
@@ -249,7 +249,7 @@ def import_rings(
     meta = TraceMeta(platform=result.platform, provenance=_provenance(paths, result))
     tmp = out.with_name(out.name + ".partial")
     try:
-        with TraceWriter(tmp, meta) as w:
+        with TraceWriter(tmp, meta, container=container_for_name(out)) as w:
             for batch in dec.events():
                 w.write(batch)
                 if progress:
