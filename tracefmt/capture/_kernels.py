@@ -125,8 +125,9 @@ def record_cpu(ts, seq, kind, ec, a0, a1, a2, a3, a4, slots, st, drop_mode, drai
     C_TRAIL_LOST,
     C_STALE_HEADER,
     C_TRAIL_DONE,  # the trailing loss has been decided (emitted or not needed)
-) = range(23)
-N_CSTATE = 23
+    C_FIRST_LOSS,  # records the first record covers if it is a RECORDER_LOSS (they precede the window)
+) = range(24)
+N_CSTATE = 24
 HEAD_NONE, HEAD_RECORD, HEAD_LOSS, HEAD_DONE = 0, 1, 2, 3
 
 # per-CPU header values the decoder needs
@@ -283,6 +284,8 @@ def merge_rings(base, st, par, gaps, heap, g, hc_table, n_kinds, loss_kind, salv
                     else:
                         st[c, C_FIRST_SEQ] = stamp
                         st[c, C_FIRST_TS] = t
+                        if k == loss_kind and w[6] + w[3] == stamp:
+                            st[c, C_FIRST_LOSS] = w[3]
                     if k == loss_kind:
                         st[c, C_LOSS_RECORDS] += 1
                         st[c, C_LOSS_LOST] += w[3]

@@ -125,10 +125,11 @@ class RingHeader:
         return self.wrap_count * self.capacity + self.write_pos
 
 
-def parse_header(buf: bytes | memoryview | np.ndarray, offset: int, path: str) -> RingHeader:
-    """Decode and check the header at ``offset``; a TraceError subclass naming file and byte if it is bad."""
+def parse_header(head: bytes, offset: int, path: str) -> RingHeader:
+    """Decode and check a header (``head``: its bytes, read at ``offset`` of ``path``); a TraceError subclass
+    naming file and byte if it is bad."""
     where = f"{path}: byte {offset}"
-    raw = bytes(buf[offset : offset + HEADER_SIZE])
+    raw = bytes(head[:HEADER_SIZE])
     if len(raw) < 4 or int.from_bytes(raw[:4], "little") != RING_MAGIC:
         if len(raw) >= 4 and int.from_bytes(raw[:4], "big") == RING_MAGIC:
             raise NotATraceError(f"{where}: big-endian ring dump; novatrace reads little-endian rings only")

@@ -49,7 +49,8 @@ class RingSummary:
     last_seq: int | None = None
     first_ts: int | None = None
     last_ts: int | None = None
-    before_window: int = 0  # records numbered before the ring's oldest one: overwritten or consumed
+    before_window: int = 0  # records numbered before the ring's oldest one (overwritten or consumed), not
+    # counting those the oldest record itself reports lost if it is a RECORDER_LOSS
     loss_records: int = 0  # RECORDER_LOSS records the recorder wrote into the ring
     loss_lost: int = 0  # .. and the records they say were dropped
     trailing_lost: int = 0  # lost after the last record: the RECORDER_LOSS the importer appends covers them

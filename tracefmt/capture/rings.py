@@ -216,7 +216,7 @@ def _finish(s: RingSummary, st: np.ndarray, gaps: np.ndarray) -> None:
     if s.records:
         s.first_seq, s.last_seq = int(st[K.C_FIRST_SEQ]), int(st[K.C_LAST_SEQ])
         s.first_ts, s.last_ts = int(st[K.C_FIRST_TS]), int(st[K.C_LAST_TS])
-        s.before_window = max(0, s.first_seq - s.base_seq)
+        s.before_window = max(0, s.first_seq - s.base_seq - int(st[K.C_FIRST_LOSS]))
     if s.bad_kind:
         s.notes.append(f"{s.bad_kind} whole records with an unknown kind (>= {N_KINDS}): skipped")
     if s.ts_dropped:
