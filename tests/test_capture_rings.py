@@ -209,7 +209,9 @@ def test_round_trip_loses_exactly_what_the_ring_lost(tmp_path: Path, mode: str) 
         assert last == len(orig_ids) - 2  # the last event was torn by the "crash"
     assert sum(s.trailing_lost for s in dec.result.rings) >= 3  # at least each CPU's torn record
     if mode == "drop":
-        assert all(s.loss_records >= 2 and s.dropped > 0 for s in dec.result.rings)
+        assert all(
+            s.loss_records >= 1 and s.dropped > s.loss_lost for s in dec.result.rings
+        )  # some drops left the window
     else:
         assert all(s.wrap_count >= 2 and s.before_window > 0 for s in dec.result.rings)
 
