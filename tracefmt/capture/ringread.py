@@ -186,8 +186,9 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def find_rings(paths: list[Path]) -> list[RingSource]:
-    """Every ring in the given files and directories (directories: every file in them holding a ring)."""
+def find_rings(paths: list[Path]) -> tuple[list[RingSource], list[str]]:
+    """Every ring in the given files and directories (directories: every file in them starting with a ring),
+    and warnings about bytes that were ignored."""
     files: list[tuple[Path, bool]] = []
     for p in paths:
         if p.is_dir():
@@ -197,26 +198,34 @@ def find_rings(paths: list[Path]) -> list[RingSource]:
         else:
             raise NotATraceError(f"{p}: no such file or directory")
     sources: list[RingSource] = []
+    warnings: list[str] = []
     for f, named in files:
-        sources.extend(_rings_in_file(f, named))
+        sources.extend(_rings_in_file(f, named, warnings))
     if not sources:
         raise NotATraceError(f"{', '.join(str(p) for p in paths)}: no recorder ring found")
-    return sources
+    return sources, warnings
 
 
-def _rings_in_file(path: Path, named: bool) -> list[RingSource]:
-    """The rings one after another in ``path``; a file that does not start with one is skipped unless named."""
+def _rings_in_file(path: Path, named: bool, warnings: list[str]) -> list[RingSource]:
+    """The rings one after another in ``path``; a file that does not start with one is skipped unless named.
+
+    After the first ring, whatever does not start a complete ring header (zero padding, a header cut off by
+    a short dump, other data) ends the file with a warning instead of an error: the rings before it stand.
+    """
     size = os.path.getsize(path)
     found: list[RingSource] = []
     offset = 0
+    magic = L.RING_MAGIC.to_bytes(4, "little")
     with open(path, "rb") as f:
         while offset < size:
             f.seek(offset)
             head = f.read(L.HEADER_SIZE)
-            if offset and not any(head):  # zero padding after the last ring
-                break
-            if offset == 0 and not named and head[:4] != L.RING_MAGIC.to_bytes(4, "little"):
+            if offset == 0 and not named and head[:4] != magic:
                 return []
+            if offset and (len(head) < L.HEADER_SIZE or head[:4] != magic):
+                if any(head) or len(head) < L.HEADER_SIZE:
+                    warnings.append(f"{path}: byte {offset}: {size - offset} trailing bytes are not a ring: ignored")
+                break
             found.append(RingSource(path, L.parse_header(head, offset, str(path)), size))
             offset += found[-1].h.total_bytes
     return found

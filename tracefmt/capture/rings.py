@@ -103,8 +103,10 @@ class RingDecoder:
         self.paths = paths
         self.salvage = salvage
         self.batch_rows = batch_rows
-        self.sources = sorted(find_rings(paths), key=lambda src: src.h.cpu)
+        sources, found_warnings = find_rings(paths)
+        self.sources = sorted(sources, key=lambda src: src.h.cpu)
         platform, warnings = check_rings(self.sources, platform)
+        warnings = found_warnings + warnings
         self.result = RingsImport(platform=platform, rings=[s.summary for s in self.sources], warnings=warnings)
 
     def scan(self) -> RingsImport:
