@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from tracefmt.builder import TraceBuilder
 from tracefmt.capture import layout as L
-from tracefmt.capture.ringwrite import ring_images
 from tracefmt.capture.rings import RingDecoder
+from tracefmt.capture.ringwrite import ring_images
 from tracefmt.errors import TraceError
 from tracefmt.events import N_KINDS, Kind
 from tracefmt.platform import example_x86
