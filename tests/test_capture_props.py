@@ -146,3 +146,15 @@ def test_bit_flips_anywhere_never_crash(flips: list[tuple[int, int]]) -> None:
 @given(data=st.binary(max_size=600))
 def test_random_files_are_refused_with_a_trace_error(data: bytes) -> None:
     assert decode_bytes(data) is None or data[:4] == L.RING_MAGIC.to_bytes(4, "little")
+
+
+def test_every_header_byte_flipped_decodes_or_is_refused() -> None:
+    raw, _ = valid_dump()
+    ring = 128 + 16 * 72
+    for at in [*range(128), *range(ring, ring + 128)]:
+        for mask in (0x01, 0x80):
+            data = bytearray(raw)
+            data[at] ^= mask
+            ev = decode_bytes(bytes(data))
+            if ev is not None:
+                well_formed(ev)

@@ -138,16 +138,9 @@ class RingDecoder:
             rings.append(rows)
             st[c, K.C_N], st[c, K.C_CUT], st[c, K.C_EMPTY], st[c, K.C_TORN] = len(rows), cut, empty, torn
             h = src.h
-            par[c] = (
-                h.cpu,
-                h.next_seq,
-                h.base_seq,
-                h.lost_pending,
-                h.lost_first_seq,
-                h.lost_first_ts,
-                h.lost_last_ts,
-                rows.shape[1] * 8,
-            )
+            values = (h.cpu, h.next_seq, h.base_seq, h.lost_pending, h.lost_first_seq, h.lost_first_ts, h.lost_last_ts)
+            par[c, : len(values)] = [_i64(v) for v in values]  # header words of a damaged dump may be huge
+            par[c, K.P_ROW_BYTES] = rows.shape[1] * 8
         base = np.array([r.ctypes.data for r in rings], np.int64)
         heap = np.zeros(k, np.int64)
         g = np.zeros(4, np.int64)
@@ -200,6 +193,11 @@ class RingDecoder:
         return CorruptTraceError(
             f"{where}: timestamp goes backwards after seq {int(st[c, K.C_LAST_SEQ])}{at}; --salvage drops such records"
         )
+
+
+def _i64(v: int) -> int:
+    """An unsigned 64-bit header word bit-cast to int64 (the kernel's type)."""
+    return ((v + (1 << 63)) % (1 << 64)) - (1 << 63)
 
 
 def _finish(s: RingSummary, st: np.ndarray, gaps: np.ndarray) -> None:
