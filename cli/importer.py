@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich import box
 from rich.table import Table
 
 from cli.output import emit_json, json_option, progress, stdout, warn
@@ -94,29 +95,29 @@ def rings(
     if as_json:
         emit_json({"output": str(output), **result.to_dict()})
     else:
-        table = Table(title=f"{output}: {result.events:,} events", show_edge=False)
-        for col in ("cpu", "mode", "slots", "wraps", "records", "seq", "overwritten", "dropped", "lost at end", "torn"):
-            table.add_column(col, justify="left" if col == "mode" else "right")
-        table.add_column("unexplained gaps", justify="right")
+        table = Table(title=f"{output}: {result.events:,} events", show_edge=False, pad_edge=False, box=box.SIMPLE)
+        for col in ("cpu", "mode", "slots", "wraps", "records", "seq", "overwr.", "dropped", "at end", "torn", "gaps"):
+            table.add_column(col, justify="left" if col == "mode" else "right", no_wrap=True, min_width=len(col))
         for s in result.rings:
             seq = "-" if s.first_seq is None else f"{s.first_seq}..{s.last_seq}"
             table.add_row(
                 str(s.cpu),
                 s.mode,
-                f"{s.slots_in_dump:,}/{s.capacity:,}",
+                f"{s.slots_in_dump}/{s.capacity}",
                 str(s.wrap_count),
-                f"{s.records:,}",
+                str(s.records),
                 seq,
-                f"{s.before_window:,}",
-                f"{s.loss_lost:,}",
-                f"{s.trailing_lost:,}",
-                f"{s.torn:,}",
-                f"{s.unrecorded_records:,} in {s.unrecorded_gaps}" if s.unrecorded_gaps else "0",
+                str(s.before_window),
+                str(s.loss_lost),
+                str(s.trailing_lost),
+                str(s.torn),
+                f"{s.unrecorded_records} in {s.unrecorded_gaps}" if s.unrecorded_gaps else "0",
             )
         stdout.print(table)
         stdout.print(
-            "overwritten: records before the oldest one in the ring; dropped: covered by the recorder's "
-            "RECORDER_LOSS records; lost at end: covered by the RECORDER_LOSS appended by the importer"
+            "overwr.: records before the oldest one in the ring (overwritten or consumed); dropped: lost records "
+            "the recorder's RECORDER_LOSS records cover; at end: lost after the last record, covered by the "
+            "RECORDER_LOSS the importer appends; gaps: lost records nothing explains (damaged slots)"
         )
     if damaged:
         ctx.exit(EXIT_FINDINGS)

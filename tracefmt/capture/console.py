@@ -104,9 +104,11 @@ class _Pending:
 
 
 class _Parser:
-    def __init__(self, where: str, api: str | None, platform: Platform | None) -> None:
+    """Line by line: events (as rows), platform facts, and the bookkeeping that ties lines together."""
+
+    def __init__(self, where: str, api: str, platform: Platform | None) -> None:
         self.where = where
-        self.forced_api = api or (platform.api if platform else None)
+        self.api = api
         self.platform = platform
         self.rows: list[list[int]] = []  # ts, cpu, kind, ec, a0..a4 (seq assigned at the end)
         self.facts = PlatformFacts()
@@ -136,7 +138,7 @@ class _Parser:
 
     # --- lines -------------------------------------------------------------------------------------------
 
-    def line(self, lineno: int, text: str, api: str) -> None:
+    def line(self, lineno: int, text: str) -> None:
         m = CL.LINE.match(text)
         if m is None:
             self.facts.banner(text)
@@ -159,30 +161,30 @@ class _Parser:
             self.minus_one += 1
             cpu = 0
         for handler in (self.syscall, self.created, self.killed, self.routing):
-            outcome = handler(lineno, cpu, msg, api)
+            outcome = handler(lineno, cpu, msg)
             if outcome is not None:
                 if outcome:
                     self.bad(lineno, outcome, text)
                 return
         self.bad(lineno, "not a trace line format novatrace knows", text)
 
-    def syscall(self, lineno: int, cpu: int, msg: str, api: str) -> str | None:
+    def syscall(self, lineno: int, cpu: int, msg: str) -> str | None:
         m = CL.SYSCALL.match(msg)
         if m is None:
             return None
         ec, name, args = int(m.group(1), 16), m.group(2), m.group(3) or ""
-        call = CL.parse_hypercall(api, name, args)
+        call = CL.parse_hypercall(self.api, name, args)
         if call is None:
-            other = CL.other_generation(api)
+            other = CL.other_generation(self.api)
             if CL.parse_hypercall(other, name, args) is not None:
-                return f"sys_{name} in {other} format, but the log is read as {api}"
+                return f"sys_{name} in {other} format, but the log is read as {self.api}"
             return f"sys_{name} arguments do not match its format"
         self.seen_syscall = True
         row = self.emit(lineno, cpu, Kind.HC_ENTRY, ec, call.regs)
         self.pending[cpu] = _Pending(row, call.hc, ec, call.fields)
         return ""
 
-    def created(self, lineno: int, cpu: int, msg: str, api: str) -> str | None:
+    def created(self, lineno: int, cpu: int, msg: str) -> str | None:
         m = CL.CREATED.match(msg)
         if m is None:
             return None
@@ -241,7 +243,7 @@ class _Parser:
         r = self.rows[row]
         r[4] = to_i64((r[4] & ~0xF0) | flags << 4)
 
-    def killed(self, lineno: int, cpu: int, msg: str, api: str) -> str | None:
+    def killed(self, lineno: int, cpu: int, msg: str) -> str | None:
         m = CL.KILLED.match(msg)
         if m is None:
             return None
@@ -251,7 +253,7 @@ class _Parser:
         self.emit(lineno, cpu, Kind.EC_KILL, -1, (int(m.group(1), 16), reason, 0, 0, 0))
         return ""
 
-    def routing(self, lineno: int, cpu: int, msg: str, api: str) -> str | None:
+    def routing(self, lineno: int, cpu: int, msg: str) -> str | None:
         m = CL.ROUTING.match(msg)
         if m is None:
             return None
@@ -286,9 +288,9 @@ def parse_console(
     if lines and lines[-1] == "":
         lines.pop()
     gen = api or (platform.api if platform else None) or _detect_api(lines)
-    p = _Parser(where, api, platform)
+    p = _Parser(where, gen, platform)
     for lineno, ln in enumerate(lines, 1):
-        p.line(lineno, ln.lstrip("\0"), gen)
+        p.line(lineno, ln.lstrip("\0"))
     plat, notes = build_platform(p.facts, platform, gen, p.rows, where)
     notes += _fix_interrupts(p, plat)
     cols = _columns(p.rows, plat)

@@ -1,8 +1,9 @@
 """``novatrace import rings``: per-CPU recorder ring dumps -> one trace in (ts, cpu, seq) order.
 
-Each CPU's ring decodes into sequence-ordered runs (``ringread``); runs of all CPUs are merged in bounded
-memory: at every step only the records older than the newest timestamp every unfinished CPU has already
-delivered are emitted, so memory stays at a few chunks per CPU however long the rings are.
+``ringread`` finds the rings and maps their slots; one numba kernel (``_kernels.merge_rings``) walks every
+CPU's slots oldest first, skips empty and torn ones, accounts for loss and merges the CPUs through a heap of
+their next records, writing batches of the final columns. Nothing but the output batch and the mapped pages
+being read is in memory, however long the rings are.
 
 Loss accounting per CPU (FORMAT.md section 8): records the recorder dropped are covered by the
 RECORDER_LOSS records it wrote itself; numbers used after the last record in the ring (drops at the end,
