@@ -326,12 +326,8 @@ def merge_rings(base, st, par, gaps, heap, g, hc_table, n_kinds, loss_kind, salv
                 a2[n_out] = w[5]
                 a3[n_out] = w[6]
                 a4[n_out] = w[7]
-                if kd == 0:
-                    hc[n_out] = hc_table[w[3] & 0xF]
-                elif kd == 1:
-                    hc[n_out] = hc_table[w[7] & 0xF]
-                else:
-                    hc[n_out] = 255
+                code = hc_table[(w[3] if kd == 0 else w[7]) & 0xF]  # entry: p0's number; exit: a4 (number)
+                hc[n_out] = code if kd < 2 else 255
             else:  # the trailing loss record
                 end = last if valid > 0 else par[c, P_BASE_SEQ] - 1
                 pending = par[c, P_LOST_PENDING] > 0
