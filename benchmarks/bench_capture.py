@@ -3,13 +3,15 @@
 For each size, lossless per-CPU ring dumps of a bursty 4-CPU recording are generated on disk (chunk by chunk,
 so even 10^8 records need little memory), then a fresh child process decodes them and reports:
 
-* ``decode``: rings -> merged (ts, cpu, seq) event batches, nothing kept (``RingDecoder.events``);
+* ``decode``: rings -> merged (ts, cpu, seq) event batches, nothing kept (``RingDecoder.events``), per second
+  of wall time and per second of the process's CPU time (the VM is shared: CPU time is the steadier figure);
 * ``scan``: the per-CPU decode-only pass ``import rings`` runs first for its loss summary;
 * ``import``: the whole ``novatrace import rings`` to Parquet (sizes up to --import-max);
 * ``peak_rss_mb``: the child's peak resident memory (ru_maxrss), which includes the mapped ring pages;
 
-plus, at the largest size, ``decode_random_interleave``: the same with every record on a random CPU (the
-merge's worst case; real CPUs record in bursts). Prints one JSON document; the machine's load average is
+plus, at the largest size, ``decode_one_cpu_ring`` (a quarter of the records, one ring: no merging) and
+``decode_random_interleave`` (every record on a random CPU: the merge's worst case; real CPUs record in
+bursts). Prints one JSON document; the machine's load average is
 recorded with it because other jobs share the 2 cores.
 """
 
@@ -107,14 +109,15 @@ def child(ring_dir: Path, mode: str) -> dict:
     dec = RingDecoder(paths, plat)
     out: dict = {"jit_warmup_s": round(jit_s, 3)}
     if mode == "decode":
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         n = sum(b.n for b in dec.events())
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         out |= {"events": n, "decode_s": round(dt, 3), "decode_events_per_s": round(n / dt)}
-        t0 = time.perf_counter()
+        out |= {"decode_cpu_s": round(dc, 3), "decode_events_per_cpu_s": round(n / dc)}
+        t0, c0 = time.perf_counter(), time.process_time()
         dec.scan()
-        dt = time.perf_counter() - t0
-        out |= {"scan_s": round(dt, 3), "scan_events_per_s": round(n / dt)}
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
+        out |= {"scan_s": round(dt, 3), "scan_events_per_s": round(n / dt), "scan_events_per_cpu_s": round(n / dc)}
     else:
         target = ring_dir / "trace.parquet"
         t0 = time.perf_counter()
@@ -161,6 +164,9 @@ def main() -> None:
             if n <= args.import_max:
                 row["import"] = run_child(d, "import")
             if n == max(sizes):
+                for name in ("cpu1.ring", "cpu2.ring", "cpu3.ring"):  # the merge-free case: one ring alone
+                    (d / name).unlink()
+                row["decode_one_cpu_ring"] = run_child(d, "decode")
                 shutil.rmtree(d)
                 d.mkdir()
                 generate(d, n, bursty=False)

@@ -366,6 +366,17 @@ def test_columns_have_the_schema_types(tmp_path: Path) -> None:
     assert [c.dtype for c in got] == list(COLUMNS.values())
 
 
+def test_slot_ranges_of_a_wrapped_ring() -> None:
+    from tracefmt.capture.rings import slot_ranges
+
+    # 8 slots, oldest record in slot 3: positions 0..4 are slots 3..7, positions 5..7 are slots 0..2
+    assert slot_ranges(0, 8, 8, 3) == [(3, 8), (0, 3)]
+    assert slot_ranges(2, 7, 8, 3) == [(5, 8), (0, 2)]
+    assert slot_ranges(0, 4, 8, 3) == [(3, 7)]
+    assert slot_ranges(6, 8, 8, 3) == [(1, 3)]
+    assert slot_ranges(0, 5, 8, 0) == [(0, 5)]
+
+
 def test_layout_constants_used_by_the_writer(tmp_path: Path) -> None:
     [img, *_] = ring_images(one_cpu(2), X86, ring_records=2)
     raw = img.tobytes()

@@ -16,6 +16,7 @@ the middle) stays an unrecorded gap, which ``validate`` reports as such.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,18 +115,18 @@ class RingDecoder:
 
     def scan(self) -> RingsImport:
         """Decode every ring without keeping the events: fills the loss summary."""
-        for _ in self._run(reuse_output=True):
+        for _ in self._run(emit=False):
             pass
         return self.result
 
     def events(self) -> Iterator[EventBatch]:
         """All events in (ts, cpu, seq) order."""
-        yield from self._run(reuse_output=False)
+        yield from self._run(emit=True)
 
     def read_all(self) -> EventBatch:
         return concat(list(self.events()))
 
-    def _run(self, reuse_output: bool) -> Iterator[EventBatch]:
+    def _run(self, emit: bool) -> Iterator[EventBatch | None]:
         from tracefmt.capture import _kernels as K
 
         k = len(self.sources)
@@ -149,11 +150,10 @@ class RingDecoder:
         g = np.zeros(4, np.int64)
         hc_table = hc_table_for(self.result.platform.api)
         self.result.events = 0
-        cols = None
+        pool = _ColumnPool(self.batch_rows, 32 if emit else 1)
         released = np.zeros(k, np.int64)
         while True:
-            if cols is None or not reuse_output:
-                cols = tuple(np.empty(self.batch_rows, dt) for dt in COLUMNS.values())
+            cols = pool.get()
             status = K.merge_rings(
                 base, st, par, gaps, heap, g, hc_table, N_KINDS, int(Kind.RECORDER_LOSS), self.salvage, cols
             )
@@ -161,8 +161,10 @@ class RingDecoder:
             self.result.events += n
             if status not in (K.DONE, K.FULL):
                 raise self._error(status, int(g[3]), st)
-            if n:
+            if n and emit:
                 yield EventBatch(*(col[:n] for col in cols))
+            elif n:
+                yield None
             self._release(st, released)
             if status == K.DONE:
                 break
@@ -174,11 +176,13 @@ class RingDecoder:
         from tracefmt.capture import _kernels as K
 
         for c, src in enumerate(self.sources):
-            if st[c, K.C_CUT] == 0 and not src.summary.sorted_by_seq:
-                upto = int(st[c, K.C_POS]) - 1  # the head record is still to be copied
-                if upto - int(released[c]) >= 1 << 16:
-                    src.release(int(released[c]), upto)
-                    released[c] = upto
+            if src.summary.sorted_by_seq:  # sorted rows are a copy in memory, not a mapping
+                continue
+            upto = int(st[c, K.C_POS]) - 1  # the head record is still to be copied
+            if upto - int(released[c]) >= 1 << 16:
+                for lo, hi in slot_ranges(int(released[c]), upto, int(st[c, K.C_N]), int(st[c, K.C_CUT])):
+                    src.release(lo, hi)
+                released[c] = upto
 
     def _error(self, status: int, c: int, st: np.ndarray) -> TraceError:
         from tracefmt.capture import _kernels as K
@@ -196,6 +200,44 @@ class RingDecoder:
         return CorruptTraceError(
             f"{where}: timestamp goes backwards after seq {int(st[c, K.C_LAST_SEQ])}{at}; --salvage drops such records"
         )
+
+
+def slot_ranges(first: int, end: int, n: int, cut: int) -> list[tuple[int, int]]:
+    """The slot ranges of oldest-first positions ``first .. end-1`` in a ring of ``n`` slots whose oldest
+    record is in slot ``cut`` (position p is slot cut+p, wrapping at n)."""
+    head = n - cut  # positions 0 .. head-1 are slots cut .. n-1
+    out = []
+    if first < head:
+        out.append((cut + first, cut + min(end, head)))
+    if end > head:
+        out.append((max(first, head) - head, end - head))
+    return out
+
+
+class _ColumnPool:
+    """Output columns for the decoder, reused once no batch handed out still refers to them.
+
+    Freed batches would otherwise go back to the OS (glibc trims the top of its heap) and come back as fresh
+    pages the kernel must zero, which cost the decoder a third of its time. An array is free when only the
+    pool refers to it (a yielded batch holds views, and a view refers to its base array).
+    """
+
+    def __init__(self, rows: int, size: int) -> None:
+        self.rows = rows
+        self.size = size
+        self.sets: list[tuple[np.ndarray, ...]] = []
+
+    def get(self) -> tuple[np.ndarray, ...]:
+        for cols in self.sets:
+            if all(sys.getrefcount(col) <= _POOL_REFS for col in cols):
+                return cols
+        cols = tuple(np.empty(self.rows, dt) for dt in COLUMNS.values())
+        if len(self.sets) < self.size:
+            self.sets.append(cols)
+        return cols
+
+
+_POOL_REFS = 3  # the pool's tuple, the loop variable and getrefcount's own argument
 
 
 def _i64(v: int) -> int:
