@@ -89,7 +89,7 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit code (testable in-process)."""
     try:
-        cli.main(args=argv, prog_name="novatrace", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="novatrace", standalone_mode=False)
     except click.exceptions.Exit as e:
         return e.exit_code
     except click.UsageError as e:
@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("novatrace: aborted", err=True)
         return EXIT_USAGE
-    return EXIT_OK
+    # without standalone mode click returns ctx.exit(code)'s code, or the command's (None) return value
+    return rv if isinstance(rv, int) else EXIT_OK
 
 
 def run() -> None:  # pragma: no cover - console script entry point

@@ -49,7 +49,9 @@ class TraceBuilder:
     # --- clock and raw rows -------------------------------------------------------------------------------------
 
     def at(self, ts: int) -> TraceBuilder:
-        """Set the clock: the next event gets ``ts``."""
+        """Move the clock forward: the next event gets ``ts`` (rows stay in the order they are added)."""
+        if ts < self.ts:
+            raise ValueError(f"clock would go backwards: {ts} < {self.ts}")
         self.ts = ts
         return self
 

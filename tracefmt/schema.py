@@ -67,11 +67,9 @@ class EventBatch(NamedTuple):
     a3: np.ndarray
     a4: np.ndarray
 
-    def __len__(self) -> int:  # type: ignore[override]
-        return len(self.ts)
-
     @property
     def n(self) -> int:
+        """Number of events (``len()`` of a NamedTuple is its field count, so use this)."""
         return len(self.ts)
 
     def slice(self, start: int, stop: int) -> EventBatch:
