@@ -92,7 +92,7 @@ CASES_2026 = {
 PRINTED_AS_ADDRESS = {"hva_page", "smmu_page"}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(deadline=None)
 @given(api=st.sampled_from([API_2024, API_2026]), data=st.data())
 def test_registers_rebuilt_from_a_syscall_line_decode_to_the_printed_fields(api: str, data: st.DataObject) -> None:
     cases = CASES_2024 if api == API_2024 else CASES_2026
@@ -422,7 +422,7 @@ def test_a_log_without_architecture_clues_needs_a_platform() -> None:
         parse_console("[  0] EC:0x10 sys_ctrl_sc SC:0x5\n", "x.log")
 
 
-@settings(max_examples=80, deadline=None)
+@settings(deadline=None)
 @given(
     text=st.text(
         alphabet=st.sampled_from(list("[] 0123456789abcdefx:EC sys_ctrlsmSMOP()\n\r-createdKilled")), max_size=400

@@ -22,7 +22,7 @@ from tracefmt.schema import EventBatch
 from tracefmt.validate import check
 
 PLATFORM = example_x86(cpus=2)
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])  # examples: the profile (conftest)
 
 
 @cache
