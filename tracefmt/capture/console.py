@@ -77,7 +77,15 @@ class ConsoleImport:
     notes: list[str] = field(default_factory=list)
 
     def provenance(self, path: Path) -> dict[str, Any]:
-        return {"capture": {"source": "console", "input": str(path), "input_kind": self.source, "notes": self.notes}}
+        return {
+            "capture": {
+                "source": "console",
+                "input": str(path),
+                "input_kind": self.source,
+                "ts_unit": "line",  # FORMAT.md 2: ts counts console lines, not STC ticks
+                "notes": self.notes,
+            }
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
