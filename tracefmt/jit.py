@@ -44,6 +44,8 @@ def configure() -> None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
     target = cache_dir()
+    if target.exists():
+        os.utime(target)  # mark as in use so _prune keeps it
     _prune(target)
     path = str(target)
     os.environ["NUMBA_CACHE_DIR"] = path
