@@ -19,6 +19,7 @@ def summarize(reader: TraceReader, report: Report) -> dict[str, Any]:
     p = reader.platform
     span = None if report.ts_min is None else report.ts_max - report.ts_min  # type: ignore[operator]
     capture = reader.meta.provenance.get("capture", {})
+    ts_unit = capture.get("ts_unit", "stc")
     return {
         "file": str(reader.path),
         "container": reader.container,
@@ -28,7 +29,8 @@ def summarize(reader: TraceReader, report: Report) -> dict[str, Any]:
         "events": report.rows,
         "ts_first": report.ts_min,
         "ts_last": report.ts_max,
-        "duration_s": None if span is None else span / p.stc_hz,
+        "ts_unit": ts_unit,
+        "duration_s": None if span is None or ts_unit != "stc" else span / p.stc_hz,
         "per_kind": {KIND_NAMES[k]: int(n) for k, n in enumerate(report.per_kind) if n},
         "per_cpu": {str(c): int(n) for c, n in enumerate(report.per_cpu)},
         "loss": {
@@ -100,7 +102,10 @@ def info(trace: Path, as_json: bool, salvage: bool) -> None:
         for note in capture.get("notes", []):
             stdout.print(f"  note: {note}")
     span = None if report.ts_min is None else report.ts_max - report.ts_min  # type: ignore[operator]
-    stdout.print(f"events  {report.rows:,}   duration  {seconds(span, p.stc_hz)}")
+    if s["ts_unit"] == "stc":
+        stdout.print(f"events  {report.rows:,}   duration  {seconds(span, p.stc_hz)}")
+    else:
+        stdout.print(f"events  {report.rows:,}   ts counts {s['ts_unit']}s, not time (span {span})")
 
     kinds = Table(title="events per kind", show_edge=False)
     kinds.add_column("kind")

@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "info": "cli.info:info",
     "validate": "cli.validate:validate",
     "convert": "cli.convert:convert",
+    "import": "cli.importer:import_group",
 }
 
 EXIT_OK = 0

@@ -98,3 +98,15 @@ def test_version_and_help(capsys):
         assert cmd in out
     assert main(["convert", "--help"]) == 0
     assert "Example" in capsys.readouterr().out
+
+
+def test_info_does_not_call_console_line_numbers_a_duration(tmp_path, capsys):
+    b = TraceBuilder(example_x86(cpus=1), start_ts=1, tick=1)
+    for _ in range(3):
+        b.event(0, Kind.MARKER, marker=0, string=-1)
+    p = b.write(tmp_path / "c.parquet", provenance={"capture": {"source": "console", "ts_unit": "line"}})
+    assert main(["info", "--json", str(p)]) == 0
+    s = json.loads(capsys.readouterr().out)
+    assert s["ts_unit"] == "line" and s["duration_s"] is None
+    assert main(["info", str(p)]) == 0
+    assert "ts counts lines, not time (span 2)" in capsys.readouterr().out

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 _PACKAGES = ("tracefmt", "replay", "synth", "analyzers")
+_MAX_AGE_S = 3 * 24 * 3600  # caches of source versions unused this long are removed
 _configured = False
 
 
@@ -42,8 +43,25 @@ def configure() -> None:
     _configured = True
     if os.environ.get("NUMBA_CACHE_DIR"):
         return
-    path = str(cache_dir())
+    target = cache_dir()
+    if target.exists():
+        os.utime(target)  # mark as in use so _prune keeps it
+    _prune(target)
+    path = str(target)
     os.environ["NUMBA_CACHE_DIR"] = path
     numba = sys.modules.get("numba")
     if numba is not None:  # already imported: numba reads the setting when a function is decorated
         numba.config.CACHE_DIR = path
+
+
+def _prune(target: Path) -> None:
+    """Remove caches of source versions not used for a few days (each edit makes a new directory)."""
+    import shutil
+    import time
+
+    try:
+        old = [d for d in target.parent.iterdir() if d != target and time.time() - d.stat().st_mtime > _MAX_AGE_S]
+    except OSError:
+        return
+    for d in old:
+        shutil.rmtree(d, ignore_errors=True)
