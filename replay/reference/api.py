@@ -12,6 +12,7 @@ from replay.reference.finding import Finding
 from replay.reference.model import ReferenceModel
 from replay.reference.snapshot import snapshot
 from tracefmt.decode import fill_hc
+from tracefmt.events import Kind
 from tracefmt.platform import Platform
 from tracefmt.schema import EventBatch
 
@@ -36,6 +37,18 @@ class Result:
         return snapshot(self.model)
 
 
+# what a console import (FORMAT.md 9) can contain: everything else was never printed by NOVA
+CONSOLE_KINDS = frozenset({Kind.HC_ENTRY, Kind.OBJ_CREATED, Kind.IRQ_MASK, Kind.IRQ_UNMASK, Kind.EC_KILL})
+
+
+def recorded_kinds(provenance: dict[str, Any] | None) -> frozenset[int] | None:
+    """The event kinds a trace's source records (``replay_reference(recorded=...)``); None = all."""
+    capture = (provenance or {}).get("capture", {})
+    if isinstance(capture, dict) and capture.get("source") == "console":
+        return frozenset(int(k) for k in CONSOLE_KINDS)
+    return None
+
+
 def rehc(b: EventBatch, api: str) -> EventBatch:
     """The batch with its ``hc`` column recomputed from the raw registers under generation ``api``."""
     hc = fill_hc(b.kind, b.a0, b.a4, api)
@@ -50,12 +63,13 @@ def replay_reference(
     model_api: str | None = None,
     stop_after: int | None = None,
     stop_at_ts: int | None = None,
+    recorded: frozenset[int] | None = None,
 ) -> Result:
     """Replay ``events`` under the platform's kernel API (or ``model_api``) with the reference model.
 
     ``stop_after`` / ``stop_at_ts`` stop early and return the state at that point (without ``finish``).
     """
-    m = ReferenceModel(platform, model_api)
+    m = ReferenceModel(platform, model_api, recorded)
     batches = [events] if isinstance(events, EventBatch) else events
     stopped = False
     for b in batches:

@@ -104,6 +104,9 @@ def finish_boot(m: ReferenceModel) -> None:
         made.append((ev, obj))
     nova = _find(made, owner=0, sel=NOVA_SEL_NOVA_OBJ, t=ObjType.PD, st=PdSubtype.OBJ)
     root_pd = _find(made, owner=0, sel=NOVA_SEL_ROOT_PD, t=ObjType.PD, st=PdSubtype.PD)
+    complete = nova is not None
+    if nova is None:  # not announced: a placeholder holds what the announcements do place there
+        nova = m.reg.make(ObjType.PD, PdSubtype.OBJ, None, kernel=True, default_unknown=True)
     m.nova, m.root_pd = nova, root_pd
     for sel, st in _NOVA_SPACES.items():
         sp = _find(made, owner=0, sel=sel, t=ObjType.PD, st=st)
@@ -126,6 +129,11 @@ def finish_boot(m: ReferenceModel) -> None:
         perms = _nova_perms(m, sel, obj) if owner == 0 else defined_perms(m.api, obj.type, obj.subtype)
         space.store(sel, Cap(obj, perms))
     root_obj = root_pd.obj if root_pd is not None else None
+    if root_pd is not None and root_obj is None:  # its content is fixed by Ec::create_root anyway
+        root_obj = root_pd.obj = m.reg.make(ObjType.PD, PdSubtype.OBJ, None, pd=root_pd)
+        for ev, obj in made:
+            if ev.a[3] == root_pd.id and ev.a[2] >= 0:
+                root_obj.store(ev.a[2], Cap(obj, defined_perms(m.api, obj.type, obj.subtype)))
     if root_obj is not None and nova is not None:
         root_obj.store(ROOT_SEL_NOVA_OBJ, Cap(nova, int(PermSp.TAKE)))
         root_obj.store(ROOT_SEL_ROOT_OBJ, Cap(root_obj, PERM_SP_DEFINED[PdSubtype.OBJ]))
@@ -140,7 +148,12 @@ def finish_boot(m: ReferenceModel) -> None:
                 obj.counter = ev.a[4]
     if m.gen2024:
         irq.boot_table(m, [o for _, o in made if isinstance(o, Sm) and o.subtype == SmSubtype.INT])
-    _check_complete(m, made, nova, root_pd)
+    for cpu in m.cpus:
+        if cpu.idle_sc is None or cpu.idle_ec is None:  # no idle objects: this CPU starts unknown
+            cpu.ec = cpu.sc = None
+            cpu.ready_complete = False
+    if not m.partial:  # a partial source (console) cannot contain these announcements
+        _check_complete(m, made, nova if complete else None, root_pd)
     bsp = next(
         (
             o.cpu
@@ -227,8 +240,6 @@ def _check_complete(m: ReferenceModel, made: list, nova: Space | None, root_pd: 
     for cpu in m.cpus:
         if cpu.idle_sc is None or cpu.idle_ec is None:
             missing(cpu.n, cpu.n)
-            cpu.ec = cpu.sc = None
-            cpu.ready_complete = False
     if m.gen2024 and m.x86:
         have = {o.irq for _, o in made if isinstance(o, Sm) and o.subtype == SmSubtype.INT}
         lack = [n for n in range(X86_NUM_GSI) if n not in have]

@@ -228,6 +228,8 @@ def hc_entry(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     call = Call(hc, u64(ev.a[0]) & P0_NUMBER_MASK, u64(ev.a[0]), f, ev.i, m.epoch, caller, cpu.n)
     handlers.HANDLERS[Hc(hc)](m, cpu, call)
     sched.end_action(m, cpu)
+    if Kind.HC_EXIT not in m.recorded and caller.call is call and call.status is not None:
+        cpu.unclosed.append(call)  # no HC_EXIT will come: the model's status takes effect at the next input
 
 
 def _unqueue(ec: Ec) -> None:

@@ -83,7 +83,10 @@ def key_match(w: Any, observed: int, reg: Registry) -> bool:
 
 
 def word_match(w: Any, observed: int, reg: Registry) -> bool:
-    """Like key_match, but binds a provisional object to the observed id."""
+    """Like key_match, but binds a provisional object to the observed id. An object word the recorder
+    wrote as -1 ("did not know", F 3) is accepted."""
+    if isinstance(w, Obj) and observed == -1:
+        return True
     if not key_match(w, observed, reg):
         return False
     if isinstance(w, Obj) and w.id != observed:

@@ -39,10 +39,15 @@ class Ev(NamedTuple):
 
 
 class ReferenceModel:
-    def __init__(self, platform: Platform, model_api: str | None = None) -> None:
+    def __init__(
+        self, platform: Platform, model_api: str | None = None, recorded: frozenset[int] | None = None
+    ) -> None:
         if model_api is not None and model_api != platform.api:
             platform = platform.with_api(model_api)
         self.platform = platform
+        # event kinds the trace's source can contain (None: all; a console import is partial, MODEL.md 2.7)
+        self.recorded = frozenset(int(k) for k in Kind) if recorded is None else frozenset(int(k) for k in recorded)
+        self.partial = recorded is not None
         self.api = platform.api
         self.arch = platform.arch
         self.x86 = platform.arch == "x86_64"
@@ -91,6 +96,8 @@ class ReferenceModel:
         """End of trace: complete a trace that held nothing but boot announcements (MODEL.md 2.6)."""
         if self.in_boot:
             boot.finish_boot(self)
+        for cpu in self.cpus:
+            self.close_unrecorded(cpu)
 
     # --- one event ------------------------------------------------------------------------------------------
 
@@ -214,6 +221,8 @@ class ReferenceModel:
         self, c: int, kind: Kind, words: list[Any], ec: Any = None, optional: bool = False, ref: Any = None
     ) -> None:
         """Append an expected output to CPU c's FIFO (the action of the input c is executing)."""
+        if int(kind) not in self.recorded:
+            return  # the source cannot record it (a partial trace): nothing to expect
         act = self.action[c] if self.action[c] >= 0 else (self.ev.i if self.ev else -1)
         if ec is None and kind not in (Kind.SCHED_SWITCH, Kind.OBJ_CREATED):
             ec = self.cpus[c].ec  # the EC current when the kernel records it
@@ -225,6 +234,16 @@ class ReferenceModel:
         while cpu.pending:
             x = cpu.pending.popleft()
             observe.missing(self, cpu, x, self.ev)
+        self.close_unrecorded(cpu)
+
+    def close_unrecorded(self, cpu: Cpu) -> None:
+        """A partial trace has no HC_EXIT: calls the model decided take effect before the CPU's next input."""
+        calls_, cpu.unclosed = cpu.unclosed, []
+        for call in calls_:
+            if call.ec.call is call and call.status is not None:
+                if call.ec.cont == Cont.EXIT:
+                    call.ec.cont = Cont.USER
+                call.close(self, call.status, False)
 
     def drop_action(self, cpu: Cpu, action: int) -> None:
         """Silently drop the remaining expectations of one action (a mismatch made them unreliable)."""
@@ -286,7 +305,7 @@ class ReferenceModel:
         ec = self.resolve(ec_id, ObjType.EC, ev, ev.cpu)
         if ec is None:
             return
-        if cur is not None and not cpu.learning:
+        if cur is not None and not cpu.learning and Kind.SCHED_SWITCH in self.recorded:
             self.report(FindingCode.CURRENT_EC_MISMATCH, ev, ec_id, cur.id, ec_id, detail=5)
         learn_current(cpu, ec)
 

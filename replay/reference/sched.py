@@ -168,7 +168,7 @@ def switch_to(m: ReferenceModel, cpu: Cpu, sc: Sc, ec: Ec, reason: int, parks: l
     if sc is not cpu.sc or ec is not cpu.ec:
         info = Switch(cpu.ec, cpu.sc, ec, sc, int(reason), parks or [])
         m.emit(cpu.n, Kind.SCHED_SWITCH, [cpu.ec, ec, cpu.sc, sc, int(reason)], ref=info)
-        cpu.awaiting = True  # the new EC resumes once the switch is seen (MODEL.md 2.2)
+        cpu.awaiting = Kind.SCHED_SWITCH in m.recorded  # the new EC resumes once the switch is seen (MODEL.md 2.2)
     if sc is not cpu.sc:
         sc.since = ts_now(m)
     cpu.sc, cpu.ec = sc, ec

@@ -197,6 +197,7 @@ class Cpu:
     disputed: bool = False  # the current EC/SC were adopted from a switch the model disagreed with
     donations: int | None = 0
     pending: deque = field(default_factory=deque)  # replay.reference.expect.Expect
+    unclosed: list = field(default_factory=list)  # partial traces: calls whose (never recorded) exit is due
     learning: bool = (
         False  # post-gap, or an action the model cannot predict: outputs are learned silently until the next input
     )
