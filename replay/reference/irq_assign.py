@@ -44,7 +44,6 @@ def _forget(m: ReferenceModel, call: Call, e: Any, slot: tuple[int, int] | None 
     if e is not None:
         e.cpu = e.flags = e.src = None
         e.masked = e.active = None
-        e.config_known = False
     if slot is not None:
         m.vectors[slot] = UNK
 
@@ -54,7 +53,6 @@ def _forget_all(m: ReferenceModel) -> None:
     for e in m.irqs.values():
         e.cpu = e.flags = e.src = None
         e.masked = e.active = None
-        e.config_known = False
     m.vectors_complete = m.its_complete = False
 
 
@@ -80,8 +78,7 @@ def _assign_2024(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
             _forget_all(m)
         if st != S.SUCCESS or e is None:
             return
-        e.cpu, e.src, e.flags, e.config_known = target, dev, flags, True
-        e.assigned = True
+        e.cpu, e.src, e.flags = target, dev, flags
         e.masked = bool(flags & M) if e.kind != IrqKind.X86_MSI else False
 
     call.commit = commit

@@ -125,7 +125,6 @@ def _forget_reach(m: ReferenceModel, sp: Space) -> None:
             if e is not None:
                 e.cpu = e.flags = e.src = None
                 e.masked = e.active = None
-                e.config_known = False
             for key, sm in list(m.vectors.items()):
                 if sm is o:
                     m.vectors[key] = UNK

@@ -245,8 +245,6 @@ class Irq:
     idx: int | None = None
     masked: bool | None = True
     active: bool | None = False
-    config_known: bool = True
-    assigned: bool = False  # configured by assign_int at least once
 
 
 SPACE_SUBTYPES = (PdSubtype.OBJ, PdSubtype.HST, PdSubtype.GST, PdSubtype.DMA, PdSubtype.PIO, PdSubtype.MSR)
