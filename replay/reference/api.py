@@ -67,7 +67,8 @@ def replay_reference(
 ) -> Result:
     """Replay ``events`` under the platform's kernel API (or ``model_api``) with the reference model.
 
-    ``stop_after`` / ``stop_at_ts`` stop early and return the state at that point (without ``finish``).
+    ``stop_after`` / ``stop_at_ts`` stop early and return the state at that point (without ``finish``: inside
+    the leading boot announcements the state is still empty - it is built when the boot block ends).
     """
     m = ReferenceModel(platform, model_api, recorded)
     batches = [events] if isinstance(events, EventBatch) else events
@@ -76,6 +77,6 @@ def replay_reference(
         if not m.feed(rehc(b, m.api), stop_after, stop_at_ts):
             stopped = True
             break
-    if (not stopped and stop_after is None and stop_at_ts is None) or m.in_boot:
-        m.finish()
+    if not stopped:
+        m.finish()  # the whole trace was consumed (a stop point at or beyond its end included)
     return Result(m)
