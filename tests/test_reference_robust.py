@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from test_reference_support import ROOT_PD, booted, x86
 
 from replay.reference import replay_reference
+from replay.reference.api import CONSOLE_KINDS
 from tracefmt.builder import TraceBuilder
 from tracefmt.nova import SELNUM
 
@@ -46,6 +47,8 @@ def _replay(rows: list, boot: bool) -> None:
     json.dumps(r.snapshot(), sort_keys=True)
     r2 = replay_reference(p, batch, model_api="nova-2026")
     json.dumps(r2.snapshot(), sort_keys=True)
+    r3 = replay_reference(p, batch, recorded=CONSOLE_KINDS)  # read as a partial (console) trace
+    json.dumps(r3.snapshot(), sort_keys=True)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
