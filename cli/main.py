@@ -20,6 +20,10 @@ COMMANDS: dict[str, str] = {
     "validate": "cli.validate:validate",
     "convert": "cli.convert:convert",
     "import": "cli.importer:import_group",
+    "synth": "cli.synth:synth",
+    "replay": "cli.replay:replay",
+    "state": "cli.state:state",
+    "tables": "cli.tables:tables",
 }
 
 EXIT_OK = 0

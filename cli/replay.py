@@ -1,0 +1,14 @@
+"""``novatrace replay``: placeholder until its implementation lands (keeps cli/main.py stable)."""
+
+from __future__ import annotations
+
+import click
+
+from cli.main import UserError
+
+
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def replay(args: tuple[str, ...]) -> None:
+    """Replay TRACE through the NOVA kernel model (being rebuilt: not available in this build)."""
+    raise UserError("'replay' is not available in this build yet")
