@@ -139,9 +139,10 @@ class TraceReader:
         """Arrow record batches in file order (IPC: as written, after CRC checks)."""
         try:
             if self._pf is not None:
-                # single-threaded decode measured faster on 2 cores (25M vs 16M events/s, benchmarks/README.md)
+                # threaded decode: 13-17M vs 9-15M events/s single-threaded on the quiet 2-core machine (2026-11-25;
+                # under heavy load from other processes single-threaded had measured faster)
                 yield from self._pf.iter_batches(
-                    batch_size=batch_rows or ROW_GROUP_ROWS, columns=list(COLUMN_NAMES), use_threads=False
+                    batch_size=batch_rows or ROW_GROUP_ROWS, columns=list(COLUMN_NAMES), use_threads=True
                 )
             elif self.container == IPC_FILE:
                 reader = pa.ipc.open_file(pa.memory_map(str(self.path)))
