@@ -55,9 +55,19 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
         except TraceError as e:
             raise UserError(str(e)) from None
+        except BrokenPipeError:  # the reader of our output went away (``novatrace ... | head``)
+            sys.exit(EXIT_OK)
+        except OSError as e:  # unwritable output, full disk, permissions: the user's environment, one line
+            raise UserError(_os_error_line(e)) from None
         except KeyboardInterrupt:
             click.echo("novatrace: interrupted", err=True)
             sys.exit(130)
+
+
+def _os_error_line(e: OSError) -> str:
+    if e.filename:
+        return f"{e.filename}: {e.strerror or e}"
+    return " ".join(str(e).split())
 
 
 def _version() -> str:

@@ -74,6 +74,14 @@ def test_convert_unknown_suffix(trace, tmp_path, capsys):
     assert "unknown output type '.csv'" in capsys.readouterr().err
 
 
+def test_unwritable_output_is_one_line_not_a_traceback(trace, tmp_path, capsys):
+    out = tmp_path / "no" / "such" / "dir" / "x.arrows"
+    assert main(["convert", str(trace), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("novatrace: error: ") and "Traceback" not in err
+    assert "x.arrows" in err and not out.parent.exists()
+
+
 def test_convert_truncated_capture_keeps_complete_batches(tmp_path, capsys):
     b = one_of_every_kind()
     src = tmp_path / "cap.arrows"
