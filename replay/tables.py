@@ -1,0 +1,790 @@
+"""Derived tables of a trace: one row per interrupt occurrence, per hypercall and per IPC.
+
+One numba pass per batch over the event columns; the state carried across batches (open hypercalls and IPCs
+per EC, the open occurrence per interrupt, per-CPU loss counters) is bounded by the number of ECs and
+interrupts, not by the trace length. Finished rows are copied out of fixed-size output buffers and become
+polars DataFrames at the end (``TableBuilder.finish``).
+
+Lifecycle of an interrupt occurrence (FORMAT.md 4.4, MODEL.md 10.2): IRQ_ARRIVAL, then on the same CPU
+until its next input IRQ_MASK(ARRIVAL) / IRQ_EOI(ARRIVAL) / SM_UP(INTERRUPT) / EC_WAKE of the woken EC;
+the woken EC *running* is the next SCHED_SWITCH to it; it *acknowledges* with its next ctrl_sm down (or the
+ctrl_sm entry just before an IRQ_UNMASK / IRQ_DEACTIVATE with cause DOWN, which also give the unmask time).
+An occurrence stays open until the next arrival of the same interrupt or the end of the trace, so late steps
+are still attached to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import NamedTuple
+
+import numpy as np
+import polars as pl
+
+from tracefmt.jit import configure
+
+configure()
+
+import numba  # noqa: E402
+
+from tracefmt.decode import INVALID_STATUS  # noqa: E402
+from tracefmt.events import IrqCause, Kind, SwitchReason, UpCause  # noqa: E402
+from tracefmt.nova import P0_FLAGS_SHIFT, P0_NUMBER_MASK, P0_SEL_SHIFT, FlagCtrlSm, Hc, Status  # noqa: E402
+from tracefmt.schema import EventBatch  # noqa: E402
+
+
+class IrqOutcome(IntEnum):
+    """What became of one interrupt occurrence."""
+
+    HANDLED = 0  # the woken EC ran
+    PENDING = 1  # the trace ended before the next step (woken EC not yet running, up not yet recorded)
+    COALESCED = 2  # no waiter and an earlier up was still unconsumed (counter >= 2 afterwards)
+    NO_WAITER = 3  # the up found no waiter: counter 1, a later down takes it
+    NO_SEMAPHORE = 4  # no semaphore for the interrupt (irq -1, or no SM_UP in the handler)
+    LOST = 5  # a step is missing and the recorder lost records on a CPU involved meanwhile (or the arrival)
+    DROPPED = 6  # the counter was at its maximum: the up was dropped
+    NOT_RUN = 7  # the next arrival came before the woken EC ran (no loss to explain it)
+
+
+class HcOutcome(IntEnum):
+    COMPLETE = 0  # entry and exit
+    NO_EXIT = 1  # ipc_reply: never returns (by design)
+    UNMATCHED_ENTRY = 2  # the EC entered another hypercall first: the exit is missing
+    OPEN_AT_END = 3  # the trace ended while the call was open (e.g. blocked in a down)
+    UNMATCHED_EXIT = 4  # an exit without an entry
+    LOST = 5  # entry or exit missing and the recorder of that CPU lost records meanwhile / before
+    KILLED = 6  # the EC was killed inside the call
+
+
+class IpcOutcome(IntEnum):
+    REPLIED = 0  # the caller got the reply (ipc_call exit SUCCESS / event: the switch back)
+    FAILED = 1  # ipc_call returned another status (TIMEOUT, BAD_CAP, ...: see status)
+    ABORTED = 2  # the callee died (status ABORTED) or the caller was killed
+    OPEN_AT_END = 3
+    UNMATCHED = 4  # the caller started another IPC first
+    LOST = 5  # a step is missing and the recorder of that CPU lost records meanwhile
+
+
+# outcome numbers for the kernels
+QO_HANDLED, QO_PENDING, QO_COALESCED, QO_NO_WAITER, QO_NO_SEMAPHORE, QO_LOST, QO_DROPPED, QO_NOT_RUN = (
+    int(m) for m in IrqOutcome
+)
+HO_COMPLETE, HO_NO_EXIT, HO_UNMATCHED_ENTRY, HO_OPEN_AT_END, HO_UNMATCHED_EXIT, HO_LOST, HO_KILLED = (
+    int(m) for m in HcOutcome
+)
+PO_REPLIED, PO_FAILED, PO_ABORTED, PO_OPEN_AT_END, PO_UNMATCHED, PO_LOST = (int(m) for m in IpcOutcome)
+
+
+# --- column layouts (the kernels index rows by these numbers) -----------------------------------------------
+
+IRQ_COLUMNS = (
+    "irq", "cpu", "vector", "source", "irq_kind", "event_id",
+    "arrival_idx", "arrival_ts", "mask_idx", "mask_ts", "eoi_idx", "eoi_ts", "up_idx", "up_ts",
+    "sm", "counter", "woken_ec", "wake_idx", "wake_ts", "wake_cpu", "running_idx", "running_ts",
+    "ack_idx", "ack_ts", "ack_ec", "unmask_idx", "unmask_ts", "unmask_kind", "outcome",
+)  # fmt: skip
+(
+    Q_IRQ, Q_CPU, Q_VEC, Q_SRC, Q_KIND, Q_EID, Q_ARR_I, Q_ARR_T, Q_MASK_I, Q_MASK_T, Q_EOI_I, Q_EOI_T, Q_UP_I,
+    Q_UP_T, Q_SM, Q_CNT, Q_WOKEN, Q_WAKE_I, Q_WAKE_T, Q_WAKE_CPU, Q_RUN_I, Q_RUN_T, Q_ACK_I, Q_ACK_T, Q_ACK_EC,
+    Q_UNM_I, Q_UNM_T, Q_UNM_K, Q_OUT,
+) = range(len(IRQ_COLUMNS))  # fmt: skip
+Q_OPEN, Q_GEN, Q_LOSS_A, Q_LOSS_W = range(len(IRQ_COLUMNS), len(IRQ_COLUMNS) + 4)  # per-slot only
+Q_N = len(IRQ_COLUMNS) + 4
+
+HC_COLUMNS = ("entry_idx", "entry_ts", "exit_idx", "exit_ts", "cpu", "ec", "hc", "p0", "ret_p0", "status", "outcome")
+H_ENT_I, H_ENT_T, H_EXIT_I, H_EXIT_T, H_CPU, H_EC, H_HC, H_P0, H_RET, H_STATUS, H_OUT = range(len(HC_COLUMNS))
+
+IPC_COLUMNS = (
+    "call_idx", "call_ts", "cpu", "caller", "portal", "via", "event", "callee", "switch_idx", "switch_ts",
+    "reply_idx", "reply_ts", "replier", "return_idx", "return_ts", "status", "outcome",
+)  # fmt: skip
+(
+    P_CALL_I, P_CALL_T, P_CPU, P_CALLER, P_PORTAL, P_VIA, P_EVENT, P_CALLEE, P_SW_I, P_SW_T, P_REP_I, P_REP_T,
+    P_REPLIER, P_RET_I, P_RET_T, P_STATUS, P_OUT,
+) = range(len(IPC_COLUMNS))  # fmt: skip
+VIA_CALL, VIA_EVENT = 0, 1
+
+# per-EC state: its open hypercall, its open IPC (as an IPC row), the occurrence it was woken for
+E_H_I, E_H_T, E_H_CPU, E_H_HC, E_H_P0, E_H_LOSS = range(6)
+E_P = 6  # IPC row fields E_P + P_*
+E_P_LOSS = E_P + len(IPC_COLUMNS)
+E_W_SLOT, E_W_GEN, E_W_STATE, E_CALLER_OF, E_ID = range(E_P_LOSS + 1, E_P_LOSS + 6)
+E_N = E_ID + 1
+W_WOKEN, W_RAN = 1, 2
+
+# per-CPU state
+C_LAST_SEQ, C_LOSS, C_ARR_SLOT, C_ARR_GEN, C_HC_I, C_HC_T, C_HC_CODE, C_HC_EC = range(8)
+C_N = 8
+
+# misc counters
+M_N_EC, M_N_IRQ, M_N_QOUT, M_N_HOUT, M_N_POUT, M_GEN = range(6)
+M_N = 8
+
+EMPTY = np.iinfo(np.int64).min  # free hash slot
+NOIRQ_KEY = -(1 << 62)  # arrivals without interrupt number are keyed NOIRQ_KEY - cpu
+NEED_ROOM = 1  # kernel status: a hash table or output buffer is nearly full
+OUT_ROWS = 1 << 15
+_HASH_MUL = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64
+
+# event kinds and words as plain ints (frozen into the compiled code; tracefmt.jit keys the cache on them)
+K_HC_ENTRY, K_HC_EXIT = int(Kind.HC_ENTRY), int(Kind.HC_EXIT)
+K_ARRIVAL, K_MASK, K_UNMASK, K_EOI, K_DEACT = (
+    int(Kind.IRQ_ARRIVAL), int(Kind.IRQ_MASK), int(Kind.IRQ_UNMASK), int(Kind.IRQ_EOI), int(Kind.IRQ_DEACTIVATE),
+)  # fmt: skip
+K_SM_UP, K_EC_WAKE, K_SWITCH = int(Kind.SM_UP), int(Kind.EC_WAKE), int(Kind.SCHED_SWITCH)
+K_TIMEOUT, K_IPI_RECV, K_LOSS = int(Kind.TIMEOUT), int(Kind.IPI_RECV), int(Kind.RECORDER_LOSS)
+K_KILL, K_EVENT = int(Kind.EC_KILL), int(Kind.EVENT_DELIVERY)
+CAUSE_ARRIVAL, CAUSE_DOWN, CAUSE_GUEST = int(IrqCause.ARRIVAL), int(IrqCause.DOWN), int(IrqCause.GUEST)
+UP_INTERRUPT = int(UpCause.INTERRUPT)
+SW_IPC_CALL, SW_IPC_REPLY, SW_KILL = int(SwitchReason.IPC_CALL), int(SwitchReason.IPC_REPLY), int(SwitchReason.KILL)
+HC_IPC_CALL, HC_IPC_REPLY, HC_CTRL_SM = int(Hc.IPC_CALL), int(Hc.IPC_REPLY), int(Hc.CTRL_SM)
+ST_SUCCESS, ST_TIMEOUT, ST_ABORTED, ST_MAX = (
+    int(Status.SUCCESS),
+    int(Status.TIMEOUT),
+    int(Status.ABORTED),
+    int(Status.MEM_CAP),
+)
+ST_INVALID = int(INVALID_STATUS)
+FLAG_D = int(FlagCtrlSm.D)
+SEL_SHIFT, SEL_MASK = P0_SEL_SHIFT, (1 << (64 - P0_SEL_SHIFT)) - 1
+FLAGS_SHIFT, NUMBER_MASK = P0_FLAGS_SHIFT, P0_NUMBER_MASK
+
+
+class State(NamedTuple):
+    """Everything carried from one batch to the next (numpy only, so the kernels take it as is)."""
+
+    misc: np.ndarray  # int64[M_N]
+    cpus: np.ndarray  # int64[C_N, cpus]
+    ec_keys: np.ndarray  # hash: EC id -> slot (EMPTY = free)
+    ec_slot: np.ndarray
+    ecs: np.ndarray  # int64[E_N, cap]
+    irq_keys: np.ndarray  # hash: interrupt key -> slot
+    irq_slot: np.ndarray
+    irqs: np.ndarray  # int64[Q_N, cap]
+    out_irq: np.ndarray  # int64[len(IRQ_COLUMNS), OUT_ROWS]
+    out_hc: np.ndarray
+    out_ipc: np.ndarray
+
+
+def new_state(cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> State:
+    out_rows = max(out_rows, 8)  # one event emits at most 3 rows per table
+    c = np.full((C_N, cpus), -1, dtype=np.int64)
+    c[C_LOSS] = 0
+    c[C_ARR_GEN] = 0
+    return State(
+        misc=np.zeros(M_N, dtype=np.int64),
+        cpus=c,
+        ec_keys=np.full(2 * ec_cap, EMPTY, dtype=np.int64),
+        ec_slot=np.full(2 * ec_cap, -1, dtype=np.int64),
+        ecs=np.full((E_N, ec_cap), -1, dtype=np.int64),
+        irq_keys=np.full(2 * irq_cap, EMPTY, dtype=np.int64),
+        irq_slot=np.full(2 * irq_cap, -1, dtype=np.int64),
+        irqs=np.full((Q_N, irq_cap), -1, dtype=np.int64),
+        out_irq=np.full((len(IRQ_COLUMNS), out_rows), -1, dtype=np.int64),
+        out_hc=np.full((len(HC_COLUMNS), out_rows), -1, dtype=np.int64),
+        out_ipc=np.full((len(IPC_COLUMNS), out_rows), -1, dtype=np.int64),
+    )
+
+
+# --- kernels -------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _hash(key: int, mask: int) -> int:
+    h = key * _HASH_MUL
+    h ^= h >> 31
+    return h & mask
+
+
+@numba.njit(cache=True)
+def _find(keys: np.ndarray, slots: np.ndarray, key: int) -> int:
+    """Slot of ``key`` or -1."""
+    mask = len(keys) - 1
+    i = _hash(key, mask)
+    while True:
+        k = keys[i]
+        if k == key:
+            return slots[i]
+        if k == EMPTY:
+            return -1
+        i = (i + 1) & mask
+
+
+@numba.njit(cache=True)
+def _get(keys: np.ndarray, slots: np.ndarray, key: int, misc: np.ndarray, counter: int) -> int:
+    """Slot of ``key``, inserting it with the next free slot number (misc[counter]) if absent."""
+    mask = len(keys) - 1
+    i = _hash(key, mask)
+    while True:
+        k = keys[i]
+        if k == key:
+            return slots[i]
+        if k == EMPTY:
+            keys[i] = key
+            s = misc[counter]
+            slots[i] = s
+            misc[counter] = s + 1
+            return s
+        i = (i + 1) & mask
+
+
+@numba.njit(cache=True)
+def _rehash(keys: np.ndarray, slots: np.ndarray, new_keys: np.ndarray, new_slots: np.ndarray) -> None:
+    mask = len(new_keys) - 1
+    for j in range(len(keys)):
+        if keys[j] == EMPTY:
+            continue
+        i = _hash(keys[j], mask)
+        while new_keys[i] != EMPTY:
+            i = (i + 1) & mask
+        new_keys[i] = keys[j]
+        new_slots[i] = slots[j]
+
+
+@numba.njit(cache=True)
+def _ec(st: State, ec_id: int) -> int:
+    """Slot of an EC (created on first sight); -1 for the ids 0 (none) and -1 (unknown)."""
+    if ec_id == 0 or ec_id == -1:
+        return -1
+    s = _get(st.ec_keys, st.ec_slot, ec_id, st.misc, M_N_EC)
+    st.ecs[E_ID, s] = ec_id
+    return s
+
+
+@numba.njit(cache=True)
+def _ec_find(st: State, ec_id: int) -> int:
+    """Slot of a known EC, or -1."""
+    if ec_id == 0 or ec_id == -1:
+        return -1
+    return _find(st.ec_keys, st.ec_slot, ec_id)
+
+
+@numba.njit(cache=True)
+def _status(hc: int, ret_p0: int) -> int:
+    if 0 <= ret_p0 <= ST_MAX:
+        return ret_p0
+    if hc == HC_IPC_CALL and (ret_p0 & NUMBER_MASK) == 0:
+        return ST_SUCCESS
+    return ST_INVALID
+
+
+# interrupts ---------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _occ_outcome(st: State, q: int, trace_end: bool) -> int:
+    o = st.irqs
+    lossy = st.cpus[C_LOSS, o[Q_CPU, q]] != o[Q_LOSS_A, q]
+    if o[Q_WAKE_CPU, q] >= 0 and st.cpus[C_LOSS, o[Q_WAKE_CPU, q]] != o[Q_LOSS_W, q]:
+        lossy = True
+    if o[Q_UP_I, q] < 0:
+        if trace_end and o[Q_IRQ, q] >= 0:
+            return QO_PENDING
+        if lossy:
+            return QO_LOST
+        return QO_NO_SEMAPHORE
+    if o[Q_ARR_I, q] < 0:
+        return QO_LOST
+    if o[Q_CNT, q] == -1:
+        return QO_DROPPED
+    if o[Q_WOKEN, q] == 0:
+        return QO_COALESCED if o[Q_CNT, q] >= 2 else QO_NO_WAITER
+    if o[Q_RUN_I, q] >= 0:
+        return QO_HANDLED
+    if lossy:
+        return QO_LOST
+    return QO_PENDING if trace_end else QO_NOT_RUN
+
+
+@numba.njit(cache=True)
+def _close_occ(st: State, q: int, trace_end: bool) -> None:
+    o = st.irqs
+    if o[Q_OPEN, q] != 1:
+        return
+    o[Q_OUT, q] = _occ_outcome(st, q, trace_end)
+    n = st.misc[M_N_QOUT]
+    for j in range(len(IRQ_COLUMNS)):
+        st.out_irq[j, n] = o[j, q]
+    st.misc[M_N_QOUT] = n + 1
+    o[Q_OPEN, q] = 0
+
+
+@numba.njit(cache=True)
+def _open_occ(st: State, key: int, irq: int, cpu: int) -> int:
+    """A new occurrence in the slot of ``key`` (the previous one there is closed)."""
+    q = _get(st.irq_keys, st.irq_slot, key, st.misc, M_N_IRQ)
+    _close_occ(st, q, False)
+    o = st.irqs
+    for j in range(Q_N):
+        o[j, q] = -1
+    st.misc[M_GEN] += 1
+    o[Q_OPEN, q] = 1
+    o[Q_GEN, q] = st.misc[M_GEN]
+    o[Q_IRQ, q] = irq
+    o[Q_CPU, q] = cpu
+    o[Q_LOSS_A, q] = st.cpus[C_LOSS, cpu]
+    st.cpus[C_ARR_SLOT, cpu] = q
+    st.cpus[C_ARR_GEN, cpu] = o[Q_GEN, q]
+    return q
+
+
+@numba.njit(cache=True)
+def _cur_occ(st: State, cpu: int, irq: int) -> int:
+    """The occurrence whose handler runs on ``cpu`` now, if it is about ``irq``; else -1."""
+    q = st.cpus[C_ARR_SLOT, cpu]
+    if q < 0 or st.irqs[Q_GEN, q] != st.cpus[C_ARR_GEN, cpu] or st.irqs[Q_OPEN, q] != 1:
+        return -1
+    if st.irqs[Q_IRQ, q] != irq:
+        return -1
+    return q
+
+
+@numba.njit(cache=True)
+def _end_action(st: State, cpu: int) -> None:
+    """The handler on ``cpu`` is over: an occurrence that upped no semaphore is complete."""
+    q = st.cpus[C_ARR_SLOT, cpu]
+    if q >= 0 and st.irqs[Q_GEN, q] == st.cpus[C_ARR_GEN, cpu] and st.irqs[Q_UP_I, q] < 0:
+        _close_occ(st, q, False)
+    st.cpus[C_ARR_SLOT, cpu] = -1
+
+
+@numba.njit(cache=True)
+def _waiting_occ(st: State, e: int) -> int:
+    """The open occurrence EC slot ``e`` was woken for, or -1."""
+    if e < 0 or st.ecs[E_W_STATE, e] < 0:
+        return -1
+    q = st.ecs[E_W_SLOT, e]
+    if st.irqs[Q_GEN, q] != st.ecs[E_W_GEN, e] or st.irqs[Q_OPEN, q] != 1:
+        st.ecs[E_W_STATE, e] = -1
+        return -1
+    return q
+
+
+# hypercalls and IPC -------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _emit_hc(st: State, e: int, exit_i: int, exit_t: int, ret: int, outcome: int) -> None:
+    n = st.misc[M_N_HOUT]
+    d, x = st.ecs, st.out_hc
+    x[H_ENT_I, n] = d[E_H_I, e]
+    x[H_ENT_T, n] = d[E_H_T, e]
+    x[H_EXIT_I, n] = exit_i
+    x[H_EXIT_T, n] = exit_t
+    x[H_CPU, n] = d[E_H_CPU, e]
+    x[H_EC, n] = d[E_ID, e]
+    x[H_HC, n] = d[E_H_HC, e]
+    x[H_P0, n] = d[E_H_P0, e]
+    x[H_RET, n] = ret
+    x[H_STATUS, n] = _status(d[E_H_HC, e], ret) if exit_i >= 0 else -1
+    x[H_OUT, n] = outcome
+    st.misc[M_N_HOUT] = n + 1
+    d[E_H_I, e] = -1
+
+
+@numba.njit(cache=True)
+def _lost_since(st: State, cpu: int, mark: int) -> bool:
+    return cpu >= 0 and st.cpus[C_LOSS, cpu] != mark
+
+
+@numba.njit(cache=True)
+def _emit_ipc(st: State, e: int, outcome: int) -> None:
+    d = st.ecs
+    unfinished = outcome in (PO_OPEN_AT_END, PO_UNMATCHED)
+    if unfinished and _lost_since(st, d[E_P + P_CPU, e], d[E_P_LOSS, e]):
+        outcome = PO_LOST
+    d[E_P + P_OUT, e] = outcome
+    n = st.misc[M_N_POUT]
+    for j in range(len(IPC_COLUMNS)):
+        st.out_ipc[j, n] = d[E_P + j, e]
+    st.misc[M_N_POUT] = n + 1
+    callee = _ec_find(st, d[E_P + P_CALLEE, e])
+    if callee >= 0 and d[E_CALLER_OF, callee] == d[E_ID, e]:
+        d[E_CALLER_OF, callee] = -1
+    d[E_P + P_CALL_I, e] = -1
+
+
+@numba.njit(cache=True)
+def _open_ipc(st: State, e: int, i: int, t: int, cpu: int, portal: int, via: int, event: int) -> None:
+    d = st.ecs
+    if d[E_P + P_CALL_I, e] >= 0:
+        _emit_ipc(st, e, PO_UNMATCHED)
+    for j in range(len(IPC_COLUMNS)):
+        d[E_P + j, e] = -1
+    d[E_P + P_CALL_I, e] = i
+    d[E_P + P_CALL_T, e] = t
+    d[E_P + P_CPU, e] = cpu
+    d[E_P + P_CALLER, e] = d[E_ID, e]
+    d[E_P + P_PORTAL, e] = portal
+    d[E_P + P_VIA, e] = via
+    d[E_P + P_EVENT, e] = event
+    d[E_P_LOSS, e] = st.cpus[C_LOSS, cpu]
+
+
+@numba.njit(cache=True)
+def _set_callee(st: State, e: int, callee_id: int) -> None:
+    c = _ec(st, callee_id)
+    if c < 0:
+        return
+    st.ecs[E_P + P_CALLEE, e] = callee_id
+    st.ecs[E_CALLER_OF, c] = st.ecs[E_ID, e]
+
+
+@numba.njit(cache=True)
+def _open_event_ipc(st: State, e: int) -> bool:
+    return e >= 0 and st.ecs[E_P + P_CALL_I, e] >= 0 and st.ecs[E_P + P_VIA, e] == VIA_EVENT
+
+
+# the pass ------------------------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def _has_room(st: State) -> bool:
+    out = len(st.out_hc[0]) - 3
+    if st.misc[M_N_QOUT] >= out or st.misc[M_N_HOUT] >= out or st.misc[M_N_POUT] >= out:
+        return False
+    if 2 * (st.misc[M_N_EC] + 4) > len(st.ec_keys) or st.misc[M_N_EC] + 4 > len(st.ecs[0]):
+        return False
+    return 2 * (st.misc[M_N_IRQ] + 2) <= len(st.irq_keys) and st.misc[M_N_IRQ] + 2 <= len(st.irqs[0])
+
+
+@numba.njit(cache=True)
+def _run(
+    st: State,
+    ts: np.ndarray,
+    cpu: np.ndarray,
+    seq: np.ndarray,
+    kind: np.ndarray,
+    hc: np.ndarray,
+    ec: np.ndarray,
+    a0: np.ndarray,
+    a1: np.ndarray,
+    a2: np.ndarray,
+    a3: np.ndarray,
+    a4: np.ndarray,
+    start: int,
+    base: int,
+) -> tuple[int, int]:
+    """Consume events ``start..``; returns (next event, 0) or (where it stopped, NEED_ROOM)."""
+    ncpu = st.cpus.shape[1]
+    d = st.ecs
+    o = st.irqs
+    for i in range(start, len(ts)):
+        if not _has_room(st):
+            return i, NEED_ROOM
+        c = np.int64(cpu[i])
+        if c < 0 or c >= ncpu:
+            continue
+        k = np.int64(kind[i])
+        g = base + i
+        t = ts[i]
+        # recorder loss: a sequence gap or a loss record counts once
+        last = st.cpus[C_LAST_SEQ, c]
+        if k == K_LOSS or (last >= 0 and seq[i] != last + 1):
+            st.cpus[C_LOSS, c] += 1
+        st.cpus[C_LAST_SEQ, c] = seq[i]
+        if k in (K_HC_ENTRY, K_ARRIVAL, K_TIMEOUT, K_IPI_RECV):
+            _end_action(st, c)
+
+        if k == K_HC_ENTRY:
+            e = _ec(st, ec[i])
+            code = np.int64(hc[i])
+            st.cpus[C_HC_I, c] = g
+            st.cpus[C_HC_T, c] = t
+            st.cpus[C_HC_CODE, c] = code
+            st.cpus[C_HC_EC, c] = ec[i]
+            if e < 0:
+                continue
+            if d[E_H_I, e] >= 0:
+                lost = _lost_since(st, d[E_H_CPU, e], d[E_H_LOSS, e])
+                _emit_hc(st, e, -1, -1, -1, HO_LOST if lost else HO_UNMATCHED_ENTRY)
+            d[E_H_I, e] = g
+            d[E_H_T, e] = t
+            d[E_H_CPU, e] = c
+            d[E_H_HC, e] = code
+            d[E_H_P0, e] = a0[i]
+            d[E_H_LOSS, e] = st.cpus[C_LOSS, c]
+            if code == HC_IPC_REPLY:
+                _emit_hc(st, e, -1, -1, -1, HO_NO_EXIT)
+                caller = _ec_find(st, d[E_CALLER_OF, e])
+                if caller >= 0 and d[E_P + P_CALL_I, caller] >= 0 and d[E_P + P_REP_I, caller] < 0:
+                    d[E_P + P_REP_I, caller] = g
+                    d[E_P + P_REP_T, caller] = t
+                    d[E_P + P_REPLIER, caller] = ec[i]
+                d[E_CALLER_OF, e] = -1
+            elif code == HC_IPC_CALL:
+                portal = (a0[i] >> SEL_SHIFT) & SEL_MASK
+                _open_ipc(st, e, g, t, c, portal, VIA_CALL, -1)
+            elif code == HC_CTRL_SM and ((a0[i] >> FLAGS_SHIFT) & FLAG_D) != 0:
+                q = _waiting_occ(st, e)
+                if q >= 0 and o[Q_ACK_I, q] < 0:
+                    o[Q_ACK_I, q] = g
+                    o[Q_ACK_T, q] = t
+                    o[Q_ACK_EC, q] = ec[i]
+                    d[E_W_STATE, e] = -1
+
+        elif k == K_HC_EXIT:
+            e = _ec(st, ec[i])
+            if e < 0:
+                continue
+            if d[E_H_I, e] >= 0:
+                code = d[E_H_HC, e]
+                _emit_hc(st, e, g, t, a0[i], HO_COMPLETE)
+            else:
+                code = np.int64(hc[i])
+                d[E_H_HC, e] = code
+                d[E_H_CPU, e] = c
+                d[E_H_T, e] = -1
+                d[E_H_P0, e] = -1
+                lost = st.cpus[C_LOSS, c] > 0
+                _emit_hc(st, e, g, t, a0[i], HO_LOST if lost else HO_UNMATCHED_EXIT)
+            if code == HC_IPC_CALL and d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_CALL:
+                status = _status(code, a0[i])
+                d[E_P + P_RET_I, e] = g
+                d[E_P + P_RET_T, e] = t
+                d[E_P + P_STATUS, e] = status
+                if status == ST_SUCCESS:
+                    _emit_ipc(st, e, PO_REPLIED)
+                elif status == ST_ABORTED:
+                    _emit_ipc(st, e, PO_ABORTED)
+                else:
+                    _emit_ipc(st, e, PO_FAILED)
+
+        elif k == K_ARRIVAL:
+            irq = a1[i]
+            key = irq if irq >= 0 else NOIRQ_KEY - c
+            q = _open_occ(st, key, irq, c)
+            o[Q_VEC, q] = a0[i]
+            o[Q_SRC, q] = a2[i]
+            o[Q_KIND, q] = a3[i]
+            o[Q_EID, q] = a4[i]
+            o[Q_ARR_I, q] = g
+            o[Q_ARR_T, q] = t
+
+        elif k in (K_MASK, K_EOI):
+            if a2[i] != CAUSE_ARRIVAL:
+                continue
+            q = _cur_occ(st, c, a0[i])
+            if q < 0:
+                continue
+            if k == K_MASK and o[Q_MASK_I, q] < 0:
+                o[Q_MASK_I, q] = g
+                o[Q_MASK_T, q] = t
+            elif k == K_EOI and o[Q_EOI_I, q] < 0:
+                o[Q_EOI_I, q] = g
+                o[Q_EOI_T, q] = t
+
+        elif k in (K_UNMASK, K_DEACT):
+            cause = a2[i]
+            if not (cause == CAUSE_DOWN or (k == K_DEACT and cause == CAUSE_GUEST)):
+                continue
+            irq = a0[i]
+            q = _find(st.irq_keys, st.irq_slot, irq) if irq >= 0 else -1
+            if q < 0 or o[Q_OPEN, q] != 1 or o[Q_UNM_I, q] >= 0:
+                continue
+            o[Q_UNM_I, q] = g
+            o[Q_UNM_T, q] = t
+            o[Q_UNM_K, q] = k
+            if o[Q_ACK_I, q] < 0 and cause == CAUSE_DOWN and st.cpus[C_HC_CODE, c] == HC_CTRL_SM:
+                o[Q_ACK_I, q] = st.cpus[C_HC_I, c]
+                o[Q_ACK_T, q] = st.cpus[C_HC_T, c]
+                o[Q_ACK_EC, q] = st.cpus[C_HC_EC, c]
+                w = _ec_find(st, o[Q_WOKEN, q])
+                if w >= 0 and _waiting_occ(st, w) == q:
+                    d[E_W_STATE, w] = -1
+
+        elif k == K_SM_UP:
+            if a3[i] != UP_INTERRUPT:
+                continue
+            irq = a4[i]
+            q = _cur_occ(st, c, irq)
+            if q < 0 or o[Q_UP_I, q] >= 0:
+                q = _open_occ(st, irq if irq >= 0 else NOIRQ_KEY - c, irq, c)  # its arrival was not recorded
+            o[Q_UP_I, q] = g
+            o[Q_UP_T, q] = t
+            o[Q_SM, q] = a0[i]
+            o[Q_CNT, q] = a1[i]
+            o[Q_WOKEN, q] = a2[i]
+            w = _ec(st, a2[i])
+            if w >= 0:
+                d[E_W_SLOT, w] = q
+                d[E_W_GEN, w] = o[Q_GEN, q]
+                d[E_W_STATE, w] = W_WOKEN
+
+        elif k == K_EC_WAKE:
+            w = _ec_find(st, a0[i])
+            q = _waiting_occ(st, w)
+            if q >= 0 and o[Q_WAKE_I, q] < 0 and o[Q_SM, q] == a2[i]:
+                o[Q_WAKE_I, q] = g
+                o[Q_WAKE_T, q] = t
+                tc = a3[i] if 0 <= a3[i] < ncpu else c
+                o[Q_WAKE_CPU, q] = tc
+                o[Q_LOSS_W, q] = st.cpus[C_LOSS, tc]
+
+        elif k == K_SWITCH:
+            from_id, to_id, reason = a0[i], a1[i], a4[i]
+            w = _ec_find(st, to_id)
+            q = _waiting_occ(st, w)
+            if q >= 0 and d[E_W_STATE, w] == W_WOKEN:
+                o[Q_RUN_I, q] = g
+                o[Q_RUN_T, q] = t
+                d[E_W_STATE, w] = W_RAN
+            if reason == SW_IPC_CALL:
+                f = _ec_find(st, from_id)
+                if f >= 0 and d[E_P + P_CALL_I, f] >= 0 and d[E_P + P_SW_I, f] < 0:
+                    d[E_P + P_SW_I, f] = g
+                    d[E_P + P_SW_T, f] = t
+                    _set_callee(st, f, to_id)
+            elif reason in (SW_IPC_REPLY, SW_KILL) and _open_event_ipc(st, w):
+                d[E_P + P_RET_I, w] = g
+                d[E_P + P_RET_T, w] = t
+                _emit_ipc(st, w, PO_REPLIED if reason == SW_IPC_REPLY else PO_ABORTED)
+
+        elif k == K_EVENT:
+            e = _ec(st, ec[i])
+            if e < 0:
+                continue
+            if d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_EVENT and d[E_P + P_EVENT, e] == a0[i]:
+                continue  # delivered again after helping: the same IPC
+            _open_ipc(st, e, g, t, c, a3[i], VIA_EVENT, a0[i])
+            _set_callee(st, e, a1[i])
+
+        elif k == K_KILL:
+            e = _ec_find(st, a0[i])
+            if e < 0:
+                continue
+            if d[E_H_I, e] >= 0:
+                _emit_hc(st, e, -1, -1, -1, HO_KILLED)
+            if d[E_P + P_CALL_I, e] >= 0:
+                _emit_ipc(st, e, PO_ABORTED)
+    return len(ts), 0
+
+
+@numba.njit(cache=True)
+def _finish(st: State) -> None:
+    """End of trace: every open occurrence, hypercall and IPC becomes a row."""
+    for q in range(st.misc[M_N_IRQ]):
+        _close_occ(st, q, True)
+    d = st.ecs
+    for e in range(st.misc[M_N_EC]):
+        if d[E_H_I, e] >= 0:
+            lost = _lost_since(st, d[E_H_CPU, e], d[E_H_LOSS, e])
+            _emit_hc(st, e, -1, -1, -1, HO_LOST if lost else HO_OPEN_AT_END)
+        if d[E_P + P_CALL_I, e] >= 0:
+            _emit_ipc(st, e, PO_OPEN_AT_END)
+
+
+# --- Python side -----------------------------------------------------------------------------------------------
+
+
+class Tables(NamedTuple):
+    interrupts: pl.DataFrame
+    hypercalls: pl.DataFrame
+    ipc: pl.DataFrame
+
+
+_NARROW = {"cpu": np.int16, "irq_kind": np.int8, "unmask_kind": np.int8, "hc": np.int16, "via": np.int8}
+
+
+class TableBuilder:
+    """Streaming derivation: ``feed`` batches in file order, then ``finish`` for the DataFrames."""
+
+    def __init__(self, cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> None:
+        self.st = new_state(cpus, ec_cap, irq_cap, out_rows)
+        self.events = 0
+        self._chunks: dict[str, list[np.ndarray]] = {"irq": [], "hc": [], "ipc": []}
+
+    def feed(self, b: EventBatch) -> None:
+        cols = [np.ascontiguousarray(c) for c in b]
+        start = 0
+        while True:
+            start, status = _run(self.st, *cols, start, self.events)
+            if status != NEED_ROOM:
+                break
+            self._make_room()
+        self.events += b.n
+
+    def finish(self) -> Tables:
+        st = self.st
+        self._drain()
+        need = int(st.misc[M_N_IRQ] + st.misc[M_N_EC]) + 8
+        if need > st.out_hc.shape[1]:
+            self.st = st = st._replace(
+                out_irq=np.full((len(IRQ_COLUMNS), need), -1, dtype=np.int64),
+                out_hc=np.full((len(HC_COLUMNS), need), -1, dtype=np.int64),
+                out_ipc=np.full((len(IPC_COLUMNS), need), -1, dtype=np.int64),
+            )
+        _finish(st)
+        self._drain()
+        irqs = _frame(self._chunks["irq"], IRQ_COLUMNS, "arrival_idx", IrqOutcome, "up_idx")
+        hcs = _frame(self._chunks["hc"], HC_COLUMNS, "entry_idx", HcOutcome, "exit_idx")
+        ipc = _frame(self._chunks["ipc"], IPC_COLUMNS, "call_idx", IpcOutcome, None)
+        no_exit = pl.col("exit_idx").is_null()
+        return Tables(
+            interrupts=irqs.with_columns((pl.col("running_ts") - pl.col("arrival_ts")).alias("arrival_to_running")),
+            hypercalls=hcs.with_columns(
+                pl.when(no_exit).then(None).otherwise(pl.col(c)).alias(c) for c in ("ret_p0", "status")
+            ).with_columns((pl.col("exit_ts") - pl.col("entry_ts")).alias("duration")),
+            ipc=ipc.with_columns(
+                pl.when(pl.col("status") == -1).then(None).otherwise(pl.col("status")).alias("status"),
+                (pl.col("return_ts") - pl.col("call_ts")).alias("round_trip"),
+            ),
+        )
+
+    # room: drain the output buffers, double the hash tables
+    def _drain(self) -> None:
+        st = self.st
+        for name, out, m in (("irq", st.out_irq, M_N_QOUT), ("hc", st.out_hc, M_N_HOUT), ("ipc", st.out_ipc, M_N_POUT)):
+            n = int(st.misc[m])
+            if n:
+                self._chunks[name].append(out[:, :n].copy())
+                st.misc[m] = 0
+
+    def _make_room(self) -> None:
+        self._drain()
+        st = self.st
+        if 2 * (st.misc[M_N_EC] + 4) > len(st.ec_keys) or st.misc[M_N_EC] + 4 > st.ecs.shape[1]:
+            keys, slots, data = _grow(st.ec_keys, st.ec_slot, st.ecs)
+            st = st._replace(ec_keys=keys, ec_slot=slots, ecs=data)
+        if 2 * (st.misc[M_N_IRQ] + 2) > len(st.irq_keys) or st.misc[M_N_IRQ] + 2 > st.irqs.shape[1]:
+            keys, slots, data = _grow(st.irq_keys, st.irq_slot, st.irqs)
+            st = st._replace(irq_keys=keys, irq_slot=slots, irqs=data)
+        self.st = st
+
+
+def _grow(keys: np.ndarray, slots: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    new_keys = np.full(2 * len(keys), EMPTY, dtype=np.int64)
+    new_slots = np.full(2 * len(keys), -1, dtype=np.int64)
+    _rehash(keys, slots, new_keys, new_slots)
+    new_data = np.full((data.shape[0], 2 * data.shape[1]), -1, dtype=np.int64)
+    new_data[:, : data.shape[1]] = data
+    return new_keys, new_slots, new_data
+
+
+def _frame(
+    chunks: list[np.ndarray], columns: tuple[str, ...], order: str, outcome: type[IntEnum], alt: str | None
+) -> pl.DataFrame:
+    """Rows sorted by the event that started them; -1 in *_idx / *_ts columns become nulls."""
+    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((len(columns), 0), dtype=np.int64)
+    cols: dict[str, pl.Series] = {}
+    for j, name in enumerate(columns):
+        v = data[j]
+        if name == "outcome":
+            names = [m.name.lower() for m in outcome]
+            cols[name] = pl.Series(name, np.asarray(names, dtype=object)[v], dtype=pl.Enum(names))
+        else:
+            cols[name] = pl.Series(name, v.astype(_NARROW.get(name, np.int64)))
+    df = pl.DataFrame(cols)
+    when = [c for c in columns if c.endswith(("_idx", "_ts"))]
+    df = df.with_columns(pl.when(pl.col(c) == -1).then(None).otherwise(pl.col(c)).alias(c) for c in when)
+    key = pl.col(order) if alt is None else pl.coalesce(order, alt)
+    return df.sort(key, nulls_last=True, maintain_order=True)
+
+
+def derive_tables(cpus: int, batches: EventBatch | Iterable[EventBatch]) -> Tables:
+    """The three tables of a trace (``cpus`` = platform.cpus)."""
+    tb = TableBuilder(cpus)
+    for b in [batches] if isinstance(batches, EventBatch) else batches:
+        tb.feed(b)
+    return tb.finish()
