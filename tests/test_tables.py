@@ -6,7 +6,6 @@ a correct kernel run), and where the model has the same fact (who runs, who wait
 from __future__ import annotations
 
 import itertools
-
 from typing import Any
 
 import polars as pl
