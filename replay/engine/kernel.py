@@ -1,0 +1,494 @@
+"""The numba event loop: one pass over a batch, dispatching on kind, findings written as integer rows.
+
+Everything the loop calls lives in this module (one call graph, one cache). The rules are the reference
+model's (replay/MODEL.md) for the subset listed in MODEL.md "The numba engine"; where the engine does not
+model something it learns from the recording and reports nothing. ``run`` is resumable: it stops with
+``GROW`` / ``FULL`` before an event it has no room for, the driver enlarges the state and calls it again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from replay.engine.state import (
+    F_CODE,
+    F_CPU,
+    F_DETAIL,
+    F_EVENT,
+    F_EXPECTED,
+    F_EXPL,
+    F_KIND,
+    F_OBSERVED,
+    F_SUBJECT,
+    F_TS,
+    G_CALLS,
+    G_COLD,
+    G_EPOCH,
+    G_EVENTS,
+    G_EXITS,
+    G_EXITS_LEARNED,
+    G_EXITS_SEEN,
+    G_FIRST_SEQ,
+    G_IN_BOOT,
+    G_LAST_TS,
+    G_LOSSES,
+    G_NF,
+    G_NOBJ,
+    HORIZON,
+    State,
+)
+from tracefmt.events import N_KINDS, Kind, TimeoutKind, WakeReason
+from tracefmt.findings import Explanation, FindingCode
+from tracefmt.nova import P0_NUMBER_MASK, SEL_MASK, SELNUM, Hc, ObjType, Status
+
+OK, GROW, FULL = 0, 1, 2  # status codes of run()
+
+_HC_ENTRY = int(Kind.HC_ENTRY)
+_HC_EXIT = int(Kind.HC_EXIT)
+_IRQ_ARRIVAL = int(Kind.IRQ_ARRIVAL)
+_SM_UP = int(Kind.SM_UP)
+_SM_BLOCK = int(Kind.SM_BLOCK)
+_EC_WAKE = int(Kind.EC_WAKE)
+_SCHED_SWITCH = int(Kind.SCHED_SWITCH)
+_IPI_RECV = int(Kind.IPI_RECV)
+_TIMEOUT = int(Kind.TIMEOUT)
+_LOSS = int(Kind.RECORDER_LOSS)
+_MARKER = int(Kind.MARKER)
+_OBJ_CREATED = int(Kind.OBJ_CREATED)
+_N_KINDS = N_KINDS
+
+_HC_NONE = int(Hc.NONE)
+_HC_IPC_CALL = int(Hc.IPC_CALL)
+_HC_IPC_REPLY = int(Hc.IPC_REPLY)
+_HC_CREATE_EC = int(Hc.CREATE_EC)
+_N_HC = int(Hc.RESERVED) + 1
+
+_EC_TYPE = int(ObjType.EC)
+_SUCCESS = int(Status.SUCCESS)
+_MAX_STATUS = int(Status.MEM_CAP)
+_NUM_MASK = P0_NUMBER_MASK
+_SELNUM = SELNUM
+_SEL_MASK = SEL_MASK
+_TO_HYPERCALL = int(TimeoutKind.HYPERCALL)
+_WAKE_SM_UP = int(WakeReason.SM_UP)
+_WAKE_TIMEOUT = int(WakeReason.TIMEOUT)
+
+_KERNEL = int(Explanation.KERNEL)
+_TRACE_LOSS = int(Explanation.TRACE_LOSS)
+_RECORDER = int(Explanation.RECORDER)
+_INPUT = int(Explanation.INPUT)
+_NO_EPOCH = -1  # report(): the finding is not tied to an earlier action
+
+_C_MISSING_EXIT = int(FindingCode.MISSING_EXIT)
+_C_UNEXPECTED_EXIT = int(FindingCode.UNEXPECTED_EXIT)
+_C_UNKNOWN_OBJECT = int(FindingCode.UNKNOWN_OBJECT)
+_C_BAD_INPUT_CPU = int(FindingCode.BAD_INPUT_CPU)
+_C_SELECTOR_ALIASED = int(FindingCode.SELECTOR_ALIASED)
+_C_BAD_RECORD = int(FindingCode.BAD_RECORD)
+_C_COLD_START = int(FindingCode.COLD_START)
+_C_TRACE_GAP = int(FindingCode.TRACE_GAP)
+
+_HASH = np.uint64(0x9E3779B97F4A7C15)
+_I64_MIN = np.iinfo(np.int64).min
+
+
+# --- ids -> dense object indices (open addressing, linear probing) -------------------------------------------
+
+
+@njit(cache=True)
+def _home(key: int, mask: int) -> int:
+    return int((np.uint64(key) * _HASH) >> np.uint64(32)) & mask
+
+
+@njit(cache=True)
+def lookup(st: State, key: int) -> int:
+    """Dense index of object ``key``, -1 if it was never interned."""
+    mask = len(st.keys) - 1
+    h = _home(key, mask)
+    while True:
+        k = st.keys[h]
+        if k == key:
+            return st.vals[h]
+        if k == 0:
+            return -1
+        h = (h + 1) & mask
+
+
+@njit(cache=True)
+def intern(st: State, key: int) -> int:
+    """Dense index of object ``key``, made (all fields unknown) if new. The caller guarantees room."""
+    mask = len(st.keys) - 1
+    h = _home(key, mask)
+    while True:
+        k = st.keys[h]
+        if k == key:
+            return st.vals[h]
+        if k == 0:
+            o = st.g[G_NOBJ]
+            st.g[G_NOBJ] = o + 1
+            st.keys[h] = key
+            st.vals[h] = o
+            st.o_id[o] = key
+            return o
+        h = (h + 1) & mask
+
+
+@njit(cache=True)
+def rehash(st: State) -> None:
+    """Rebuild the (empty, enlarged) hash table from the object ids."""
+    mask = len(st.keys) - 1
+    for o in range(st.g[G_NOBJ]):
+        h = _home(st.o_id[o], mask)
+        while st.keys[h] != 0:
+            h = (h + 1) & mask
+        st.keys[h] = st.o_id[o]
+        st.vals[h] = o
+
+
+# --- findings -------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _explain(st: State, cpu: int, epoch: int) -> int:
+    """KERNEL, unless loss since the action (epoch) or the CPU's loss horizon explains it (MODEL.md 3.6)."""
+    if epoch != _NO_EPOCH and epoch != st.g[G_EPOCH]:
+        return _TRACE_LOSS
+    if 0 <= cpu < len(st.c_horizon) and st.c_horizon[cpu] > 0:
+        return _TRACE_LOSS
+    return _KERNEL
+
+
+@njit(cache=True)
+def _report(st, code, expl, event, ts, cpu, kind, subject, expected, observed, detail) -> None:
+    n = st.g[G_NF]
+    st.g[G_NF] = n + 1
+    f = st.findings[n]
+    f[F_CODE] = code
+    f[F_EXPL] = expl
+    f[F_EVENT] = event
+    f[F_TS] = ts
+    f[F_CPU] = cpu
+    f[F_SUBJECT] = subject
+    f[F_EXPECTED] = expected
+    f[F_OBSERVED] = observed
+    f[F_DETAIL] = detail
+    f[F_KIND] = kind
+
+
+@njit(cache=True)
+def _relabel(st: State, since: int) -> None:
+    """Findings made while the lost records were missing are explained by the loss (MODEL.md 3.4)."""
+    for n in range(st.g[G_NF]):
+        f = st.findings[n]
+        lossy = f[F_EXPL] == _KERNEL or f[F_CODE] == _C_UNKNOWN_OBJECT
+        if f[F_TS] >= since and lossy:
+            f[F_EXPL] = _TRACE_LOSS
+            c = f[F_CPU]
+            if 0 <= c < len(st.c_horizon):
+                st.c_horizon[c] = HORIZON
+
+
+# --- knowledge: cold start and recorder loss --------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _forget_cpu(st: State, c: int) -> None:
+    st.c_cur[c] = 0
+    st.c_sc[c] = 0
+    st.c_pend[c] = -1
+    st.c_learning[c] = 1
+
+
+@njit(cache=True)
+def _cold_start(st: State, event: int, ts: int, cpu: int, kind: int) -> None:
+    st.g[G_COLD] = 1
+    _report(st, _C_COLD_START, _TRACE_LOSS, event, ts, cpu, kind, -1, -1, -1, -1)
+    for c in range(len(st.c_cur)):
+        _forget_cpu(st, c)
+        st.c_horizon[c] = HORIZON
+
+
+@njit(cache=True)
+def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: int) -> None:
+    """``lost`` records of CPU c were lost after time ``since``: what they could have changed is unknown."""
+    st.c_horizon[c] = HORIZON
+    _relabel(st, since)
+    _report(st, _C_TRACE_GAP, _TRACE_LOSS, event, ts, c, kind, lost, -1, -1, -1)
+    st.g[G_EPOCH] += 1
+    st.g[G_LOSSES] += 1
+    _forget_cpu(st, c)
+    for o in range(st.g[G_NOBJ]):
+        if st.o_ec[o] and not st.o_idle[o] and (st.o_cpu[o] == c or st.o_cpu[o] == -1):
+            st.o_known[o] = 0
+            st.o_call[o] = -1
+            st.o_blocked[o] = 0
+
+
+# --- hypercalls -------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _ec(st: State, key: int, c: int) -> int:
+    """The EC a word names (interned; an EC first seen is bound to the CPU it shows up on)."""
+    o = intern(st, key)
+    st.o_ec[o] = 1
+    if st.o_cpu[o] == -1 and c >= 0:
+        st.o_cpu[o] = c
+    return o
+
+
+@njit(cache=True)
+def _flush(st: State, event: int, ts: int, c: int, kind: int) -> None:
+    """Before an input: an HC_EXIT the CPU owes is missing (MODEL.md 2.2)."""
+    o = st.c_pend[c]
+    if o < 0:
+        return
+    st.c_pend[c] = -1
+    if st.o_call[o] < 0:
+        return
+    expl = _explain(st, c, st.o_cepoch[o])
+    _report(st, _C_MISSING_EXIT, expl, event, ts, c, kind, st.o_id[o], -1, -1, st.o_call[o])
+    st.o_missed[o] = st.o_num[o]
+    st.o_call[o] = -1
+    st.o_blocked[o] = 0
+
+
+@njit(cache=True)
+def _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4) -> None:
+    """Hypercall selectors >= 2^18: NOVA uses their low 18 bits (SELECTOR_ALIASED, MODEL.md 5)."""
+    words = (w0, w1, w2, w3, w4)
+    for j in range(st.sel_tab.shape[1]):
+        reg = st.sel_tab[h, j, 0]
+        if reg < 0:
+            break
+        v = np.uint64(words[reg]) >> np.uint64(st.sel_tab[h, j, 1])
+        m = st.sel_tab[h, j, 2]
+        if m != 0:
+            v = v & np.uint64(m)
+        if v >= np.uint64(_SELNUM):
+            low = int(v & np.uint64(_SEL_MASK))
+            _report(st, _C_SELECTOR_ALIASED, _INPUT, event, ts, c, _HC_ENTRY, low, low, np.int64(v), h)
+
+
+@njit(cache=True)
+def _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4) -> None:
+    caller = e if e != 0 and e != -1 else st.c_cur[c]
+    if caller == 0 or caller == -1:
+        return
+    o = _ec(st, caller, c)
+    if st.o_call[o] >= 0:  # its previous return was not seen: adopt that it happened
+        st.o_call[o] = -1
+        st.o_blocked[o] = 0
+    st.o_known[o] = 1
+    if h == _HC_NONE or h >= _N_HC:
+        return
+    _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4)
+    if h == _HC_IPC_REPLY:  # never returns to its caller
+        return
+    st.o_call[o] = h
+    st.o_num[o] = w0 & _NUM_MASK
+    st.o_cepoch[o] = st.g[G_EPOCH]
+    if h == _HC_CREATE_EC:
+        st.o_carg[o] = w2 & 0xFFF  # bind_cpu of the EC it makes
+    st.g[G_CALLS] += 1
+    if st.g[G_EXITS] and st.nonswitch[h] and st.c_sc[c]:  # an unknown SC: the model cannot resume the caller
+        st.c_pend[c] = o
+
+
+@njit(cache=True)
+def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
+    if e == 0 or e == -1:
+        return
+    o = _ec(st, e, c)
+    st.c_pend[c] = -1  # an HC_EXIT answers the CPU's first expected exit (MODEL.md 2.2 step 1)
+    call = st.o_call[o]
+    if call < 0:
+        late = st.o_missed[o] == (w4 & _NUM_MASK)
+        st.o_missed[o] = -1
+        # inside a loss horizon the reference may have been learning (state the gap made unknown): stay silent
+        if st.o_known[o] and not st.c_learning[c] and not late and st.c_horizon[c] == 0:
+            expl = _explain(st, c, _NO_EPOCH)
+            _report(st, _C_UNEXPECTED_EXIT, expl, event, ts, c, _HC_EXIT, e, -1, -1, hk)
+        else:
+            st.g[G_EXITS_LEARNED] += 1
+        st.o_known[o] = 1
+        return
+    status = w0
+    valid = (0 <= w0 <= _MAX_STATUS) or (call == _HC_IPC_CALL and (w0 & _NUM_MASK) == 0)
+    if not valid:
+        _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, _HC_EXIT, e, -1, w0, call)
+    elif call == _HC_IPC_CALL and not 0 <= w0 <= _MAX_STATUS:
+        status = _SUCCESS
+    if st.o_blocked[o] and st.c_horizon[c] == 0:
+        expl = _explain(st, c, st.o_cepoch[o])
+        _report(st, _C_UNEXPECTED_EXIT, expl, event, ts, c, _HC_EXIT, e, -1, status if valid else -1, call)
+        st.o_blocked[o] = 0
+    else:
+        st.g[G_EXITS_SEEN] += 1
+    if call == _HC_CREATE_EC and status == _SUCCESS and w3 != 0 and w3 != -1:
+        n = _ec(st, w3, -1)
+        st.o_known[n] = 1  # a new EC waits for its first event: known
+        st.o_cpu[n] = st.o_carg[o]
+    st.o_known[o] = 1
+    st.o_missed[o] = -1
+    st.o_call[o] = -1
+
+
+# --- observations -----------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _released(st: State, key: int, only_blocked: bool) -> None:
+    """An up, wake or timer released EC ``key``: its call is decided; without a call (a block the model only
+    learned) its continuation is unknown (MODEL.md 3.5)."""
+    if key == 0 or key == -1:
+        return
+    o = lookup(st, key)
+    if o < 0 or (only_blocked and not st.o_blocked[o] and st.o_known[o]):
+        return
+    st.o_blocked[o] = 0
+    if st.o_call[o] < 0:
+        st.o_known[o] = 0
+
+
+@njit(cache=True)
+def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
+    """OBJ_CREATED of an EC: boot announcements (idle ECs become current), or a create_ec's new EC."""
+    if (w1 >> 8) != _EC_TYPE or w0 == 0 or w0 == -1:
+        return
+    if booting:
+        o = _ec(st, w0, -1)
+        st.o_known[o] = 1
+        if 0 <= w4 < len(st.c_cur):
+            st.o_cpu[o] = w4
+        if w3 == 0:  # owned by the NOVA space: an idle EC, current on its CPU from the start
+            st.o_idle[o] = 1
+            if 0 <= w4 < len(st.c_cur):
+                st.c_cur[w4] = w0
+                st.c_sc[w4] = 1  # and its idle SC
+        return
+    if e == 0 or e == -1:
+        return
+    creator = lookup(st, e)
+    if creator >= 0 and st.o_call[creator] == _HC_CREATE_EC:
+        o = _ec(st, w0, -1)
+        st.o_known[o] = 1
+        st.o_cpu[o] = st.o_carg[creator]
+
+
+# --- the loop ---------------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
+    g = st.g
+    ncpu = len(st.c_cur)
+    event = g[G_EVENTS]
+    g[G_EVENTS] = event + 1
+    g[G_LAST_TS] = ts
+    st.kinds[k] += 1
+    if event == 0:
+        if k == _OBJ_CREATED:
+            g[G_IN_BOOT] = 1
+            g[G_FIRST_SEQ] = seq
+        else:
+            _cold_start(st, event, ts, c, k)
+    if c < 0 or c >= ncpu:
+        _report(st, _C_BAD_INPUT_CPU, _INPUT, event, ts, c, k, -1, -1, c, -1)
+        return
+    if k >= _N_KINDS:
+        _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, k, -1, -1, k, -1)
+        return
+    if g[G_IN_BOOT]:
+        if k == _OBJ_CREATED:
+            st.c_last_seq[c] = seq
+            st.c_last_ts[c] = ts
+            st.c_has_last[c] = 2
+            _created(st, c, True, e, w0, w1, w3, w4)
+            return
+        g[G_IN_BOOT] = 0
+    if st.c_has_last[c] == 0 and not g[G_COLD]:
+        st.c_last_seq[c] = g[G_FIRST_SEQ] - 1  # a booted trace: every recorder starts where the BSP's did
+        st.c_has_last[c] = 1  # (1: no timestamp yet)
+    lost = seq - st.c_last_seq[c] - 1 if st.c_has_last[c] else 0
+    if k == _LOSS and lost <= 0:
+        lost = w0
+    if lost > 0:
+        since = st.c_last_ts[c] if st.c_has_last[c] == 2 else _I64_MIN
+        _gap(st, event, ts, c, k, lost, since)
+    st.c_last_seq[c] = seq
+    st.c_last_ts[c] = ts
+    st.c_has_last[c] = 2
+    if k == _LOSS:
+        return
+    if k == _IPI_RECV and not -1 <= w0 < ncpu:
+        _report(st, _C_BAD_INPUT_CPU, _INPUT, event, ts, c, k, -1, -1, w0, 0)
+        return
+    if k == _IPI_RECV and w1 != 0 and w1 != 1:
+        _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, k, -1, -1, w1, -1)
+        return
+    if k == _TIMEOUT and w0 != 0 and w0 != 1:
+        _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, k, -1, -1, w0, -1)
+        return
+    flushing = k in (_HC_ENTRY, _IRQ_ARRIVAL, _TIMEOUT, _IPI_RECV)
+    if flushing:
+        _flush(st, event, ts, c, k)
+        st.c_learning[c] = 0
+        if st.c_horizon[c] > 0:
+            st.c_horizon[c] -= 1
+    if (flushing or k == _MARKER) and e != 0 and e != -1:
+        st.c_cur[c] = e
+    if k == _HC_ENTRY:
+        _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4)
+    elif k == _HC_EXIT:
+        _hc_exit(st, event, ts, c, h, e, w0, w3, w4)
+    elif k == _SM_BLOCK:
+        if e != 0 and e != -1:
+            st.o_blocked[_ec(st, e, c)] = 1
+    elif k == _SM_UP:
+        _released(st, w2, False)
+    elif k == _EC_WAKE:
+        if w1 in (_WAKE_SM_UP, _WAKE_TIMEOUT):
+            _released(st, w0, True)
+    elif k == _TIMEOUT:
+        if w0 == _TO_HYPERCALL:
+            _released(st, w1, True)
+    elif k == _SCHED_SWITCH:
+        if w1 != 0 and w1 != -1:
+            st.c_cur[c] = w1
+            o = lookup(st, w1)
+            if o >= 0:
+                st.o_blocked[o] = 0  # it runs: released, whether or not the release was recorded
+        if w3 != 0 and w3 != -1:
+            st.c_sc[c] = 1
+    elif k == _OBJ_CREATED:
+        _created(st, c, False, e, w0, w1, w3, w4)
+
+
+@njit(cache=True)
+def run(st, ts, cpu, seq, kind, hc, ec, a0, a1, a2, a3, a4, start):
+    """Replay events ``start ..`` of one batch; returns (status, next event). GROW / FULL: no room for the next
+    event's objects / findings - enlarge the state and call again from ``next``."""
+    n = len(ts)
+    room = len(st.o_id) - 8
+    for i in range(start, n):
+        if st.g[G_NOBJ] >= room:
+            return GROW, i
+        if st.g[G_NF] + 8 > len(st.findings):
+            return FULL, i
+        _step(
+            st,
+            ts[i],
+            np.int64(cpu[i]),
+            seq[i],
+            np.int64(kind[i]),
+            np.int64(hc[i]),
+            ec[i],
+            a0[i],
+            a1[i],
+            a2[i],
+            a3[i],
+            a4[i],
+        )
+    return OK, n
