@@ -91,6 +91,7 @@ IRQ_COLUMNS = (
 ) = range(len(IRQ_COLUMNS))  # fmt: skip
 Q_OPEN, Q_GEN, Q_LOSS_A, Q_LOSS_W = range(len(IRQ_COLUMNS), len(IRQ_COLUMNS) + 4)  # per-slot only
 Q_N = len(IRQ_COLUMNS) + 4
+Q_COLS = len(IRQ_COLUMNS)  # an int for the kernels (a tuple of str would be boxed)
 
 HC_COLUMNS = ("entry_idx", "entry_ts", "exit_idx", "exit_ts", "cpu", "ec", "hc", "p0", "ret_p0", "status", "outcome")
 H_ENT_I, H_ENT_T, H_EXIT_I, H_EXIT_T, H_CPU, H_EC, H_HC, H_P0, H_RET, H_STATUS, H_OUT = range(len(HC_COLUMNS))
@@ -108,7 +109,8 @@ VIA_CALL, VIA_EVENT = 0, 1
 # per-EC state: its open hypercall, its open IPC (as an IPC row), the occurrence it was woken for
 E_H_I, E_H_T, E_H_CPU, E_H_HC, E_H_P0, E_H_LOSS = range(6)
 E_P = 6  # IPC row fields E_P + P_*
-E_P_LOSS = E_P + len(IPC_COLUMNS)
+P_COLS = len(IPC_COLUMNS)
+E_P_LOSS = E_P + P_COLS
 E_W_SLOT, E_W_GEN, E_W_STATE, E_CALLER_OF, E_ID = range(E_P_LOSS + 1, E_P_LOSS + 6)
 E_N = E_ID + 1
 W_WOKEN, W_RAN = 1, 2
@@ -156,15 +158,19 @@ class State(NamedTuple):
 
     misc: np.ndarray  # int64[M_N]
     cpus: np.ndarray  # int64[C_N, cpus]
-    ec_keys: np.ndarray  # hash: EC id -> slot (EMPTY = free)
-    ec_slot: np.ndarray
+    ech: np.ndarray  # hash EC id -> slot: int64[2, 2 * cap], row 0 keys (EMPTY = free), row 1 slots
     ecs: np.ndarray  # int64[E_N, cap]
-    irq_keys: np.ndarray  # hash: interrupt key -> slot
-    irq_slot: np.ndarray
+    irh: np.ndarray  # hash interrupt key -> slot
     irqs: np.ndarray  # int64[Q_N, cap]
     out_irq: np.ndarray  # int64[len(IRQ_COLUMNS), OUT_ROWS]
     out_hc: np.ndarray
     out_ipc: np.ndarray
+
+
+def _empty_hash(size: int) -> np.ndarray:
+    h = np.full((2, size), -1, dtype=np.int64)
+    h[0] = EMPTY
+    return h
 
 
 def new_state(cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> State:
@@ -175,11 +181,9 @@ def new_state(cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = 
     return State(
         misc=np.zeros(M_N, dtype=np.int64),
         cpus=c,
-        ec_keys=np.full(2 * ec_cap, EMPTY, dtype=np.int64),
-        ec_slot=np.full(2 * ec_cap, -1, dtype=np.int64),
+        ech=_empty_hash(2 * ec_cap),
         ecs=np.full((E_N, ec_cap), -1, dtype=np.int64),
-        irq_keys=np.full(2 * irq_cap, EMPTY, dtype=np.int64),
-        irq_slot=np.full(2 * irq_cap, -1, dtype=np.int64),
+        irh=_empty_hash(2 * irq_cap),
         irqs=np.full((Q_N, irq_cap), -1, dtype=np.int64),
         out_irq=np.full((len(IRQ_COLUMNS), out_rows), -1, dtype=np.int64),
         out_hc=np.full((len(HC_COLUMNS), out_rows), -1, dtype=np.int64),
@@ -198,66 +202,66 @@ def _hash(key: int, mask: int) -> int:
 
 
 @numba.njit(cache=True)
-def _find(keys: np.ndarray, slots: np.ndarray, key: int) -> int:
-    """Slot of ``key`` or -1."""
-    mask = len(keys) - 1
+def _find(h: np.ndarray, key: int) -> int:
+    """Slot of ``key`` in hash table ``h`` (row 0 keys, row 1 slots), or -1."""
+    mask = h.shape[1] - 1
     i = _hash(key, mask)
     while True:
-        k = keys[i]
+        k = h[0, i]
         if k == key:
-            return slots[i]
+            return h[1, i]
         if k == EMPTY:
             return -1
         i = (i + 1) & mask
 
 
 @numba.njit(cache=True)
-def _get(keys: np.ndarray, slots: np.ndarray, key: int, misc: np.ndarray, counter: int) -> int:
+def _get(h: np.ndarray, key: int, misc: np.ndarray, counter: int) -> int:
     """Slot of ``key``, inserting it with the next free slot number (misc[counter]) if absent."""
-    mask = len(keys) - 1
+    mask = h.shape[1] - 1
     i = _hash(key, mask)
     while True:
-        k = keys[i]
+        k = h[0, i]
         if k == key:
-            return slots[i]
+            return h[1, i]
         if k == EMPTY:
-            keys[i] = key
+            h[0, i] = key
             s = misc[counter]
-            slots[i] = s
+            h[1, i] = s
             misc[counter] = s + 1
             return s
         i = (i + 1) & mask
 
 
 @numba.njit(cache=True)
-def _rehash(keys: np.ndarray, slots: np.ndarray, new_keys: np.ndarray, new_slots: np.ndarray) -> None:
-    mask = len(new_keys) - 1
-    for j in range(len(keys)):
-        if keys[j] == EMPTY:
+def _rehash(h: np.ndarray, new: np.ndarray) -> None:
+    mask = new.shape[1] - 1
+    for j in range(h.shape[1]):
+        if h[0, j] == EMPTY:
             continue
-        i = _hash(keys[j], mask)
-        while new_keys[i] != EMPTY:
+        i = _hash(h[0, j], mask)
+        while new[0, i] != EMPTY:
             i = (i + 1) & mask
-        new_keys[i] = keys[j]
-        new_slots[i] = slots[j]
+        new[0, i] = h[0, j]
+        new[1, i] = h[1, j]
 
 
 @numba.njit(cache=True)
-def _ec(st: State, ec_id: int) -> int:
+def _ec(ech, ecs, misc, ec_id: int) -> int:
     """Slot of an EC (created on first sight); -1 for the ids 0 (none) and -1 (unknown)."""
     if ec_id == 0 or ec_id == -1:
         return -1
-    s = _get(st.ec_keys, st.ec_slot, ec_id, st.misc, M_N_EC)
-    st.ecs[E_ID, s] = ec_id
+    s = _get(ech, ec_id, misc, M_N_EC)
+    ecs[E_ID, s] = ec_id
     return s
 
 
 @numba.njit(cache=True)
-def _ec_find(st: State, ec_id: int) -> int:
+def _ec_find(ech, ec_id: int) -> int:
     """Slot of a known EC, or -1."""
     if ec_id == 0 or ec_id == -1:
         return -1
-    return _find(st.ec_keys, st.ec_slot, ec_id)
+    return _find(ech, ec_id)
 
 
 @numba.njit(cache=True)
@@ -273,10 +277,10 @@ def _status(hc: int, ret_p0: int) -> int:
 
 
 @numba.njit(cache=True)
-def _occ_outcome(st: State, q: int, trace_end: bool) -> int:
-    o = st.irqs
-    lossy = st.cpus[C_LOSS, o[Q_CPU, q]] != o[Q_LOSS_A, q]
-    if o[Q_WAKE_CPU, q] >= 0 and st.cpus[C_LOSS, o[Q_WAKE_CPU, q]] != o[Q_LOSS_W, q]:
+def _occ_outcome(irqs, cpus, q: int, trace_end: bool) -> int:
+    o = irqs
+    lossy = cpus[C_LOSS, o[Q_CPU, q]] != o[Q_LOSS_A, q]
+    if o[Q_WAKE_CPU, q] >= 0 and cpus[C_LOSS, o[Q_WAKE_CPU, q]] != o[Q_LOSS_W, q]:
         lossy = True
     if o[Q_UP_I, q] < 0:
         if trace_end and o[Q_IRQ, q] >= 0:
@@ -298,65 +302,65 @@ def _occ_outcome(st: State, q: int, trace_end: bool) -> int:
 
 
 @numba.njit(cache=True)
-def _close_occ(st: State, q: int, trace_end: bool) -> None:
-    o = st.irqs
+def _close_occ(irqs, cpus, misc, out_irq, q: int, trace_end: bool) -> None:
+    o = irqs
     if o[Q_OPEN, q] != 1:
         return
-    o[Q_OUT, q] = _occ_outcome(st, q, trace_end)
-    n = st.misc[M_N_QOUT]
-    for j in range(len(IRQ_COLUMNS)):
-        st.out_irq[j, n] = o[j, q]
-    st.misc[M_N_QOUT] = n + 1
+    o[Q_OUT, q] = _occ_outcome(irqs, cpus, q, trace_end)
+    n = misc[M_N_QOUT]
+    for j in range(Q_COLS):
+        out_irq[j, n] = o[j, q]
+    misc[M_N_QOUT] = n + 1
     o[Q_OPEN, q] = 0
 
 
 @numba.njit(cache=True)
-def _open_occ(st: State, key: int, irq: int, cpu: int) -> int:
+def _open_occ(irh, irqs, cpus, misc, out_irq, key: int, irq: int, cpu: int) -> int:
     """A new occurrence in the slot of ``key`` (the previous one there is closed)."""
-    q = _get(st.irq_keys, st.irq_slot, key, st.misc, M_N_IRQ)
-    _close_occ(st, q, False)
-    o = st.irqs
+    q = _get(irh, key, misc, M_N_IRQ)
+    _close_occ(irqs, cpus, misc, out_irq, q, False)
+    o = irqs
     for j in range(Q_N):
         o[j, q] = -1
-    st.misc[M_GEN] += 1
+    misc[M_GEN] += 1
     o[Q_OPEN, q] = 1
-    o[Q_GEN, q] = st.misc[M_GEN]
+    o[Q_GEN, q] = misc[M_GEN]
     o[Q_IRQ, q] = irq
     o[Q_CPU, q] = cpu
-    o[Q_LOSS_A, q] = st.cpus[C_LOSS, cpu]
-    st.cpus[C_ARR_SLOT, cpu] = q
-    st.cpus[C_ARR_GEN, cpu] = o[Q_GEN, q]
+    o[Q_LOSS_A, q] = cpus[C_LOSS, cpu]
+    cpus[C_ARR_SLOT, cpu] = q
+    cpus[C_ARR_GEN, cpu] = o[Q_GEN, q]
     return q
 
 
 @numba.njit(cache=True)
-def _cur_occ(st: State, cpu: int, irq: int) -> int:
+def _cur_occ(irqs, cpus, cpu: int, irq: int) -> int:
     """The occurrence whose handler runs on ``cpu`` now, if it is about ``irq``; else -1."""
-    q = st.cpus[C_ARR_SLOT, cpu]
-    if q < 0 or st.irqs[Q_GEN, q] != st.cpus[C_ARR_GEN, cpu] or st.irqs[Q_OPEN, q] != 1:
+    q = cpus[C_ARR_SLOT, cpu]
+    if q < 0 or irqs[Q_GEN, q] != cpus[C_ARR_GEN, cpu] or irqs[Q_OPEN, q] != 1:
         return -1
-    if st.irqs[Q_IRQ, q] != irq:
+    if irqs[Q_IRQ, q] != irq:
         return -1
     return q
 
 
 @numba.njit(cache=True)
-def _end_action(st: State, cpu: int) -> None:
+def _end_action(irqs, cpus, misc, out_irq, cpu: int) -> None:
     """The handler on ``cpu`` is over: an occurrence that upped no semaphore is complete."""
-    q = st.cpus[C_ARR_SLOT, cpu]
-    if q >= 0 and st.irqs[Q_GEN, q] == st.cpus[C_ARR_GEN, cpu] and st.irqs[Q_UP_I, q] < 0:
-        _close_occ(st, q, False)
-    st.cpus[C_ARR_SLOT, cpu] = -1
+    q = cpus[C_ARR_SLOT, cpu]
+    if q >= 0 and irqs[Q_GEN, q] == cpus[C_ARR_GEN, cpu] and irqs[Q_UP_I, q] < 0:
+        _close_occ(irqs, cpus, misc, out_irq, q, False)
+    cpus[C_ARR_SLOT, cpu] = -1
 
 
 @numba.njit(cache=True)
-def _waiting_occ(st: State, e: int) -> int:
+def _waiting_occ(ecs, irqs, e: int) -> int:
     """The open occurrence EC slot ``e`` was woken for, or -1."""
-    if e < 0 or st.ecs[E_W_STATE, e] < 0:
+    if e < 0 or ecs[E_W_STATE, e] < 0:
         return -1
-    q = st.ecs[E_W_SLOT, e]
-    if st.irqs[Q_GEN, q] != st.ecs[E_W_GEN, e] or st.irqs[Q_OPEN, q] != 1:
-        st.ecs[E_W_STATE, e] = -1
+    q = ecs[E_W_SLOT, e]
+    if irqs[Q_GEN, q] != ecs[E_W_GEN, e] or irqs[Q_OPEN, q] != 1:
+        ecs[E_W_STATE, e] = -1
         return -1
     return q
 
@@ -365,9 +369,9 @@ def _waiting_occ(st: State, e: int) -> int:
 
 
 @numba.njit(cache=True)
-def _emit_hc(st: State, e: int, exit_i: int, exit_t: int, ret: int, outcome: int) -> None:
-    n = st.misc[M_N_HOUT]
-    d, x = st.ecs, st.out_hc
+def _emit_hc(ecs, misc, out_hc, e: int, exit_i: int, exit_t: int, ret: int, outcome: int) -> None:
+    n = misc[M_N_HOUT]
+    d, x = ecs, out_hc
     x[H_ENT_I, n] = d[E_H_I, e]
     x[H_ENT_T, n] = d[E_H_T, e]
     x[H_EXIT_I, n] = exit_i
@@ -379,38 +383,40 @@ def _emit_hc(st: State, e: int, exit_i: int, exit_t: int, ret: int, outcome: int
     x[H_RET, n] = ret
     x[H_STATUS, n] = _status(d[E_H_HC, e], ret) if exit_i >= 0 else -1
     x[H_OUT, n] = outcome
-    st.misc[M_N_HOUT] = n + 1
+    misc[M_N_HOUT] = n + 1
     d[E_H_I, e] = -1
 
 
 @numba.njit(cache=True)
-def _lost_since(st: State, cpu: int, mark: int) -> bool:
-    return cpu >= 0 and st.cpus[C_LOSS, cpu] != mark
+def _lost_since(cpus, cpu: int, mark: int) -> bool:
+    return cpu >= 0 and cpus[C_LOSS, cpu] != mark
 
 
 @numba.njit(cache=True)
-def _emit_ipc(st: State, e: int, outcome: int) -> None:
-    d = st.ecs
+def _emit_ipc(ech, ecs, cpus, misc, out_ipc, e: int, outcome: int) -> None:
+    d = ecs
     unfinished = outcome in (PO_OPEN_AT_END, PO_UNMATCHED)
-    if unfinished and _lost_since(st, d[E_P + P_CPU, e], d[E_P_LOSS, e]):
+    if unfinished and _lost_since(cpus, d[E_P + P_CPU, e], d[E_P_LOSS, e]):
         outcome = PO_LOST
     d[E_P + P_OUT, e] = outcome
-    n = st.misc[M_N_POUT]
-    for j in range(len(IPC_COLUMNS)):
-        st.out_ipc[j, n] = d[E_P + j, e]
-    st.misc[M_N_POUT] = n + 1
-    callee = _ec_find(st, d[E_P + P_CALLEE, e])
+    n = misc[M_N_POUT]
+    for j in range(P_COLS):
+        out_ipc[j, n] = d[E_P + j, e]
+    misc[M_N_POUT] = n + 1
+    callee = _ec_find(ech, d[E_P + P_CALLEE, e])
     if callee >= 0 and d[E_CALLER_OF, callee] == d[E_ID, e]:
         d[E_CALLER_OF, callee] = -1
     d[E_P + P_CALL_I, e] = -1
 
 
 @numba.njit(cache=True)
-def _open_ipc(st: State, e: int, i: int, t: int, cpu: int, portal: int, via: int, event: int) -> None:
-    d = st.ecs
+def _open_ipc(
+    ech, ecs, cpus, misc, out_ipc, e: int, i: int, t: int, cpu: int, portal: int, via: int, event: int
+) -> None:
+    d = ecs
     if d[E_P + P_CALL_I, e] >= 0:
-        _emit_ipc(st, e, PO_UNMATCHED)
-    for j in range(len(IPC_COLUMNS)):
+        _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_UNMATCHED)
+    for j in range(P_COLS):
         d[E_P + j, e] = -1
     d[E_P + P_CALL_I, e] = i
     d[E_P + P_CALL_T, e] = t
@@ -419,34 +425,31 @@ def _open_ipc(st: State, e: int, i: int, t: int, cpu: int, portal: int, via: int
     d[E_P + P_PORTAL, e] = portal
     d[E_P + P_VIA, e] = via
     d[E_P + P_EVENT, e] = event
-    d[E_P_LOSS, e] = st.cpus[C_LOSS, cpu]
+    d[E_P_LOSS, e] = cpus[C_LOSS, cpu]
 
 
 @numba.njit(cache=True)
-def _set_callee(st: State, e: int, callee_id: int) -> None:
-    c = _ec(st, callee_id)
+def _set_callee(ech, ecs, misc, e: int, callee_id: int) -> None:
+    c = _ec(ech, ecs, misc, callee_id)
     if c < 0:
         return
-    st.ecs[E_P + P_CALLEE, e] = callee_id
-    st.ecs[E_CALLER_OF, c] = st.ecs[E_ID, e]
+    ecs[E_P + P_CALLEE, e] = callee_id
+    ecs[E_CALLER_OF, c] = ecs[E_ID, e]
 
 
 @numba.njit(cache=True)
-def _open_event_ipc(st: State, e: int) -> bool:
-    return e >= 0 and st.ecs[E_P + P_CALL_I, e] >= 0 and st.ecs[E_P + P_VIA, e] == VIA_EVENT
+def _open_event_ipc(ecs, e: int) -> bool:
+    return e >= 0 and ecs[E_P + P_CALL_I, e] >= 0 and ecs[E_P + P_VIA, e] == VIA_EVENT
 
 
 # the pass ------------------------------------------------------------------------------------------------------
 
 
 @numba.njit(cache=True)
-def _has_room(st: State) -> bool:
-    out = len(st.out_hc[0]) - 3
-    if st.misc[M_N_QOUT] >= out or st.misc[M_N_HOUT] >= out or st.misc[M_N_POUT] >= out:
-        return False
-    if 2 * (st.misc[M_N_EC] + 4) > len(st.ec_keys) or st.misc[M_N_EC] + 4 > len(st.ecs[0]):
-        return False
-    return 2 * (st.misc[M_N_IRQ] + 2) <= len(st.irq_keys) and st.misc[M_N_IRQ] + 2 <= len(st.irqs[0])
+def _out_room(misc, out_hc) -> int:
+    """Events that fit before an output buffer could overflow (one event adds at most 3 rows per table)."""
+    out = out_hc.shape[1] - max(misc[M_N_QOUT], misc[M_N_HOUT], misc[M_N_POUT])
+    return max(0, out // 3)
 
 
 @numba.njit(cache=True)
@@ -467,11 +470,15 @@ def _run(
     base: int,
 ) -> tuple[int, int]:
     """Consume events ``start..``; returns (next event, 0) or (where it stopped, NEED_ROOM)."""
-    ncpu = st.cpus.shape[1]
-    d = st.ecs
-    o = st.irqs
-    for i in range(start, len(ts)):
-        if not _has_room(st):
+    misc, cpus, ech, ecs, irh, irqs, out_irq, out_hc, out_ipc = st
+    ncpu = cpus.shape[1]
+    d = ecs
+    o = irqs
+    stop = min(len(ts), start + _out_room(misc, out_hc))
+    ec_limit = min(ech.shape[1] // 2, ecs.shape[1]) - 4  # one event makes at most 4 ECs, 1 interrupt
+    irq_limit = min(irh.shape[1] // 2, irqs.shape[1]) - 1
+    for i in range(start, stop):
+        if misc[M_N_EC] > ec_limit or misc[M_N_IRQ] > irq_limit:
             return i, NEED_ROOM
         c = np.int64(cpu[i])
         if c < 0 or c >= ncpu:
@@ -480,34 +487,34 @@ def _run(
         g = base + i
         t = ts[i]
         # recorder loss: a sequence gap or a loss record counts once
-        last = st.cpus[C_LAST_SEQ, c]
+        last = cpus[C_LAST_SEQ, c]
         if k == K_LOSS or (last >= 0 and seq[i] != last + 1):
-            st.cpus[C_LOSS, c] += 1
-        st.cpus[C_LAST_SEQ, c] = seq[i]
-        if k in (K_HC_ENTRY, K_ARRIVAL, K_TIMEOUT, K_IPI_RECV):
-            _end_action(st, c)
+            cpus[C_LOSS, c] += 1
+        cpus[C_LAST_SEQ, c] = seq[i]
+        if k in (K_HC_ENTRY, K_ARRIVAL, K_TIMEOUT, K_IPI_RECV) and cpus[C_ARR_SLOT, c] >= 0:
+            _end_action(irqs, cpus, misc, out_irq, c)
 
         if k == K_HC_ENTRY:
-            e = _ec(st, ec[i])
+            e = _ec(ech, ecs, misc, ec[i])
             code = np.int64(hc[i])
-            st.cpus[C_HC_I, c] = g
-            st.cpus[C_HC_T, c] = t
-            st.cpus[C_HC_CODE, c] = code
-            st.cpus[C_HC_EC, c] = ec[i]
+            cpus[C_HC_I, c] = g
+            cpus[C_HC_T, c] = t
+            cpus[C_HC_CODE, c] = code
+            cpus[C_HC_EC, c] = ec[i]
             if e < 0:
                 continue
             if d[E_H_I, e] >= 0:
-                lost = _lost_since(st, d[E_H_CPU, e], d[E_H_LOSS, e])
-                _emit_hc(st, e, -1, -1, -1, HO_LOST if lost else HO_UNMATCHED_ENTRY)
+                lost = _lost_since(cpus, d[E_H_CPU, e], d[E_H_LOSS, e])
+                _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_UNMATCHED_ENTRY)
             d[E_H_I, e] = g
             d[E_H_T, e] = t
             d[E_H_CPU, e] = c
             d[E_H_HC, e] = code
             d[E_H_P0, e] = a0[i]
-            d[E_H_LOSS, e] = st.cpus[C_LOSS, c]
+            d[E_H_LOSS, e] = cpus[C_LOSS, c]
             if code == HC_IPC_REPLY:
-                _emit_hc(st, e, -1, -1, -1, HO_NO_EXIT)
-                caller = _ec_find(st, d[E_CALLER_OF, e])
+                _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_NO_EXIT)
+                caller = _ec_find(ech, d[E_CALLER_OF, e])
                 if caller >= 0 and d[E_P + P_CALL_I, caller] >= 0 and d[E_P + P_REP_I, caller] < 0:
                     d[E_P + P_REP_I, caller] = g
                     d[E_P + P_REP_T, caller] = t
@@ -515,9 +522,9 @@ def _run(
                 d[E_CALLER_OF, e] = -1
             elif code == HC_IPC_CALL:
                 portal = (a0[i] >> SEL_SHIFT) & SEL_MASK
-                _open_ipc(st, e, g, t, c, portal, VIA_CALL, -1)
+                _open_ipc(ech, ecs, cpus, misc, out_ipc, e, g, t, c, portal, VIA_CALL, -1)
             elif code == HC_CTRL_SM and ((a0[i] >> FLAGS_SHIFT) & FLAG_D) != 0:
-                q = _waiting_occ(st, e)
+                q = _waiting_occ(ecs, irqs, e)
                 if q >= 0 and o[Q_ACK_I, q] < 0:
                     o[Q_ACK_I, q] = g
                     o[Q_ACK_T, q] = t
@@ -525,36 +532,36 @@ def _run(
                     d[E_W_STATE, e] = -1
 
         elif k == K_HC_EXIT:
-            e = _ec(st, ec[i])
+            e = _ec(ech, ecs, misc, ec[i])
             if e < 0:
                 continue
             if d[E_H_I, e] >= 0:
                 code = d[E_H_HC, e]
-                _emit_hc(st, e, g, t, a0[i], HO_COMPLETE)
+                _emit_hc(ecs, misc, out_hc, e, g, t, a0[i], HO_COMPLETE)
             else:
                 code = np.int64(hc[i])
                 d[E_H_HC, e] = code
                 d[E_H_CPU, e] = c
                 d[E_H_T, e] = -1
                 d[E_H_P0, e] = -1
-                lost = st.cpus[C_LOSS, c] > 0
-                _emit_hc(st, e, g, t, a0[i], HO_LOST if lost else HO_UNMATCHED_EXIT)
+                lost = cpus[C_LOSS, c] > 0
+                _emit_hc(ecs, misc, out_hc, e, g, t, a0[i], HO_LOST if lost else HO_UNMATCHED_EXIT)
             if code == HC_IPC_CALL and d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_CALL:
                 status = _status(code, a0[i])
                 d[E_P + P_RET_I, e] = g
                 d[E_P + P_RET_T, e] = t
                 d[E_P + P_STATUS, e] = status
                 if status == ST_SUCCESS:
-                    _emit_ipc(st, e, PO_REPLIED)
+                    _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_REPLIED)
                 elif status == ST_ABORTED:
-                    _emit_ipc(st, e, PO_ABORTED)
+                    _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_ABORTED)
                 else:
-                    _emit_ipc(st, e, PO_FAILED)
+                    _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_FAILED)
 
         elif k == K_ARRIVAL:
             irq = a1[i]
             key = irq if irq >= 0 else NOIRQ_KEY - c
-            q = _open_occ(st, key, irq, c)
+            q = _open_occ(irh, irqs, cpus, misc, out_irq, key, irq, c)
             o[Q_VEC, q] = a0[i]
             o[Q_SRC, q] = a2[i]
             o[Q_KIND, q] = a3[i]
@@ -565,7 +572,7 @@ def _run(
         elif k in (K_MASK, K_EOI):
             if a2[i] != CAUSE_ARRIVAL:
                 continue
-            q = _cur_occ(st, c, a0[i])
+            q = _cur_occ(irqs, cpus, c, a0[i])
             if q < 0:
                 continue
             if k == K_MASK and o[Q_MASK_I, q] < 0:
@@ -580,99 +587,102 @@ def _run(
             if not (cause == CAUSE_DOWN or (k == K_DEACT and cause == CAUSE_GUEST)):
                 continue
             irq = a0[i]
-            q = _find(st.irq_keys, st.irq_slot, irq) if irq >= 0 else -1
+            q = _find(irh, irq) if irq >= 0 else -1
             if q < 0 or o[Q_OPEN, q] != 1 or o[Q_UNM_I, q] >= 0:
                 continue
             o[Q_UNM_I, q] = g
             o[Q_UNM_T, q] = t
             o[Q_UNM_K, q] = k
-            if o[Q_ACK_I, q] < 0 and cause == CAUSE_DOWN and st.cpus[C_HC_CODE, c] == HC_CTRL_SM:
-                o[Q_ACK_I, q] = st.cpus[C_HC_I, c]
-                o[Q_ACK_T, q] = st.cpus[C_HC_T, c]
-                o[Q_ACK_EC, q] = st.cpus[C_HC_EC, c]
-                w = _ec_find(st, o[Q_WOKEN, q])
-                if w >= 0 and _waiting_occ(st, w) == q:
+            if o[Q_ACK_I, q] < 0 and cause == CAUSE_DOWN and cpus[C_HC_CODE, c] == HC_CTRL_SM:
+                o[Q_ACK_I, q] = cpus[C_HC_I, c]
+                o[Q_ACK_T, q] = cpus[C_HC_T, c]
+                o[Q_ACK_EC, q] = cpus[C_HC_EC, c]
+                w = _ec_find(ech, o[Q_WOKEN, q])
+                if w >= 0 and _waiting_occ(ecs, irqs, w) == q:
                     d[E_W_STATE, w] = -1
 
         elif k == K_SM_UP:
             if a3[i] != UP_INTERRUPT:
                 continue
             irq = a4[i]
-            q = _cur_occ(st, c, irq)
+            q = _cur_occ(irqs, cpus, c, irq)
             if q < 0 or o[Q_UP_I, q] >= 0:
-                q = _open_occ(st, irq if irq >= 0 else NOIRQ_KEY - c, irq, c)  # its arrival was not recorded
+                q = _open_occ(
+                    irh, irqs, cpus, misc, out_irq, irq if irq >= 0 else NOIRQ_KEY - c, irq, c
+                )  # its arrival was not recorded
             o[Q_UP_I, q] = g
             o[Q_UP_T, q] = t
             o[Q_SM, q] = a0[i]
             o[Q_CNT, q] = a1[i]
             o[Q_WOKEN, q] = a2[i]
-            w = _ec(st, a2[i])
+            w = _ec(ech, ecs, misc, a2[i])
             if w >= 0:
                 d[E_W_SLOT, w] = q
                 d[E_W_GEN, w] = o[Q_GEN, q]
                 d[E_W_STATE, w] = W_WOKEN
 
         elif k == K_EC_WAKE:
-            w = _ec_find(st, a0[i])
-            q = _waiting_occ(st, w)
+            w = _ec_find(ech, a0[i])
+            q = _waiting_occ(ecs, irqs, w)
             if q >= 0 and o[Q_WAKE_I, q] < 0 and o[Q_SM, q] == a2[i]:
                 o[Q_WAKE_I, q] = g
                 o[Q_WAKE_T, q] = t
                 tc = a3[i] if 0 <= a3[i] < ncpu else c
                 o[Q_WAKE_CPU, q] = tc
-                o[Q_LOSS_W, q] = st.cpus[C_LOSS, tc]
+                o[Q_LOSS_W, q] = cpus[C_LOSS, tc]
 
         elif k == K_SWITCH:
             from_id, to_id, reason = a0[i], a1[i], a4[i]
-            w = _ec_find(st, to_id)
-            q = _waiting_occ(st, w)
+            w = _ec_find(ech, to_id)
+            q = _waiting_occ(ecs, irqs, w)
             if q >= 0 and d[E_W_STATE, w] == W_WOKEN:
                 o[Q_RUN_I, q] = g
                 o[Q_RUN_T, q] = t
                 d[E_W_STATE, w] = W_RAN
             if reason == SW_IPC_CALL:
-                f = _ec_find(st, from_id)
+                f = _ec_find(ech, from_id)
                 if f >= 0 and d[E_P + P_CALL_I, f] >= 0 and d[E_P + P_SW_I, f] < 0:
                     d[E_P + P_SW_I, f] = g
                     d[E_P + P_SW_T, f] = t
-                    _set_callee(st, f, to_id)
-            elif reason in (SW_IPC_REPLY, SW_KILL) and _open_event_ipc(st, w):
+                    _set_callee(ech, ecs, misc, f, to_id)
+            elif reason in (SW_IPC_REPLY, SW_KILL) and _open_event_ipc(ecs, w):
                 d[E_P + P_RET_I, w] = g
                 d[E_P + P_RET_T, w] = t
-                _emit_ipc(st, w, PO_REPLIED if reason == SW_IPC_REPLY else PO_ABORTED)
+                _emit_ipc(ech, ecs, cpus, misc, out_ipc, w, PO_REPLIED if reason == SW_IPC_REPLY else PO_ABORTED)
 
         elif k == K_EVENT:
-            e = _ec(st, ec[i])
+            e = _ec(ech, ecs, misc, ec[i])
             if e < 0:
                 continue
             if d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_EVENT and d[E_P + P_EVENT, e] == a0[i]:
                 continue  # delivered again after helping: the same IPC
-            _open_ipc(st, e, g, t, c, a3[i], VIA_EVENT, a0[i])
-            _set_callee(st, e, a1[i])
+            _open_ipc(ech, ecs, cpus, misc, out_ipc, e, g, t, c, a3[i], VIA_EVENT, a0[i])
+            _set_callee(ech, ecs, misc, e, a1[i])
 
         elif k == K_KILL:
-            e = _ec_find(st, a0[i])
+            e = _ec_find(ech, a0[i])
             if e < 0:
                 continue
             if d[E_H_I, e] >= 0:
-                _emit_hc(st, e, -1, -1, -1, HO_KILLED)
+                _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_KILLED)
             if d[E_P + P_CALL_I, e] >= 0:
-                _emit_ipc(st, e, PO_ABORTED)
-    return len(ts), 0
+                _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_ABORTED)
+    return stop, 0 if stop == len(ts) else NEED_ROOM
 
 
 @numba.njit(cache=True)
 def _finish(st: State) -> None:
     """End of trace: every open occurrence, hypercall and IPC becomes a row."""
-    for q in range(st.misc[M_N_IRQ]):
-        _close_occ(st, q, True)
-    d = st.ecs
-    for e in range(st.misc[M_N_EC]):
+    misc, cpus, ech, ecs, _, irqs, out_irq, out_hc, out_ipc = st
+    for q in range(misc[M_N_IRQ]):
+        _close_occ(irqs, cpus, misc, out_irq, q, True)
+    d = ecs
+    for e in range(misc[M_N_EC]):
         if d[E_H_I, e] >= 0:
-            lost = _lost_since(st, d[E_H_CPU, e], d[E_H_LOSS, e])
-            _emit_hc(st, e, -1, -1, -1, HO_LOST if lost else HO_OPEN_AT_END)
+            lost = _lost_since(cpus, d[E_H_CPU, e], d[E_H_LOSS, e])
+            _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_OPEN_AT_END)
         if d[E_P + P_CALL_I, e] >= 0:
-            _emit_ipc(st, e, PO_OPEN_AT_END)
+            _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_OPEN_AT_END)
 
 
 # --- Python side -----------------------------------------------------------------------------------------------
@@ -744,22 +754,20 @@ class TableBuilder:
     def _make_room(self) -> None:
         self._drain()
         st = self.st
-        if 2 * (st.misc[M_N_EC] + 4) > len(st.ec_keys) or st.misc[M_N_EC] + 4 > st.ecs.shape[1]:
-            keys, slots, data = _grow(st.ec_keys, st.ec_slot, st.ecs)
-            st = st._replace(ec_keys=keys, ec_slot=slots, ecs=data)
-        if 2 * (st.misc[M_N_IRQ] + 2) > len(st.irq_keys) or st.misc[M_N_IRQ] + 2 > st.irqs.shape[1]:
-            keys, slots, data = _grow(st.irq_keys, st.irq_slot, st.irqs)
-            st = st._replace(irq_keys=keys, irq_slot=slots, irqs=data)
+        if 2 * (st.misc[M_N_EC] + 4) > st.ech.shape[1] or st.misc[M_N_EC] + 4 > st.ecs.shape[1]:
+            st = st._replace(**dict(zip(("ech", "ecs"), _grow(st.ech, st.ecs), strict=True)))
+        if 2 * (st.misc[M_N_IRQ] + 1) > st.irh.shape[1] or st.misc[M_N_IRQ] + 1 > st.irqs.shape[1]:
+            st = st._replace(**dict(zip(("irh", "irqs"), _grow(st.irh, st.irqs), strict=True)))
         self.st = st
 
 
-def _grow(keys: np.ndarray, slots: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    new_keys = np.full(2 * len(keys), EMPTY, dtype=np.int64)
-    new_slots = np.full(2 * len(keys), -1, dtype=np.int64)
-    _rehash(keys, slots, new_keys, new_slots)
+def _grow(h: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Twice the room: the hash table rehashed, the slot data copied."""
+    new_h = _empty_hash(2 * h.shape[1])
+    _rehash(h, new_h)
     new_data = np.full((data.shape[0], 2 * data.shape[1]), -1, dtype=np.int64)
     new_data[:, : data.shape[1]] = data
-    return new_keys, new_slots, new_data
+    return new_h, new_data
 
 
 def _frame(

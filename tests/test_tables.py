@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from test_reference_ipc import reply_to_root
-from test_reference_irq import SEL, arrive, assign, irq_ev, pull_int
+from test_reference_irq import SEL, arrive, assign, assign26, dc_2026, int_sm_2026, irq_ev, pull_int
 from test_reference_support import EVT, Trace, enter_local, start_global, x86
 
 from replay.reference import replay_reference
@@ -226,6 +226,43 @@ def test_arm_spi_priority_drop_before_up_and_deactivate_on_down() -> None:
         "outcome": "handled",
     }
     assert sub(row, expected) == expected
+
+
+def test_2026_x86_level_pin_up_before_eoi_and_directed_eoi_on_down() -> None:
+    t = Trace(x86(api="nova-2026"))
+    sm = int_sm_2026(t, 16)
+    assign26(t, True, SEL, 0x99, T, 7, 0)  # vector index 7 on CPU 0, level
+    down_and_block(t, sm, [(Kind.IRQ_DEACTIVATE, 16, PIN)])
+    a = arrive(t, 0x27, 16, PIN)
+    up, wake = up_wake(t, sm, 16)
+    eoi = irq_ev(t, Kind.IRQ_EOI, 16, PIN, IrqCause.ARRIVAL, ec=t.ids.idle_ec[0])
+    run, _ = root_runs(t)
+    again = down_and_block(t, sm, [(Kind.IRQ_DEACTIVATE, 16, PIN)])
+    clean(t)
+    (row,) = tables(t).interrupts.to_dicts()
+    got = [row[k] for k in ("vector", "arrival_idx", "mask_idx", "up_idx", "eoi_idx", "running_idx", "ack_idx")]
+    assert got == [0x27, a, None, up, eoi, run, again["entry"]]
+    assert (row["unmask_idx"], row["unmask_kind"], row["outcome"]) == (
+        again["ack"],
+        int(Kind.IRQ_DEACTIVATE),
+        "handled",
+    )
+    assert wake == up + 1
+
+
+def test_2026_arm_lpi_row_carries_device_and_event_id() -> None:
+    t = Trace(example_arm(cpus=2, api="nova-2026"))
+    sm = int_sm_2026(t, 8192)
+    dc_2026(t, 0x60, topo=0x10 << 32 | 0x10, dmar=0, intr=0x08080000)
+    assign26(t, True, SEL, 0x60, 0, 0, 1, idx=3, out=(0x08080000 + 0x10040, 3))
+    a = arrive(t, 8192, 8192, IrqKind.ARM_LPI, cpu=1, source=0x10, eid=3)
+    t.event(Kind.SM_UP, cpu=1, ec=t.ids.idle_ec[1], sm=sm, counter=1, woken=0, up_cause=UpCause.INTERRUPT, irq=8192)
+    irq_ev(t, Kind.IRQ_EOI, 8192, IrqKind.ARM_LPI, IrqCause.ARRIVAL, cpu=1, ec=t.ids.idle_ec[1])
+    clean(t)
+    (row,) = tables(t).interrupts.to_dicts()
+    expected = {"irq": 8192, "cpu": 1, "source": 0x10, "event_id": 3, "irq_kind": int(IrqKind.ARM_LPI)}
+    assert sub(row, expected) == expected
+    assert (row["arrival_idx"], row["sm"], row["counter"], row["outcome"]) == (a, sm, 1, "no_waiter")
 
 
 def woken_not_run() -> tuple[Trace, int]:
