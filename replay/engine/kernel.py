@@ -4,6 +4,11 @@ Everything the loop calls lives in this module (one call graph, one cache). The 
 model's (replay/MODEL.md) for the subset listed in MODEL.md "The numba engine"; where the engine does not
 model something it learns from the recording and reports nothing. ``run`` is resumable: it stops with
 ``GROW`` / ``FULL`` before an event it has no room for, the driver enlarges the state and calls it again.
+
+Speed: every function runs with ``_nrt=False`` (the kernel allocates nothing; without it numba increfs and
+decrefs the State's arrays on every attribute access - 4M instead of 45M events/s) and the hot path is
+``inline="always"`` (calls passing the 30-array State cost another factor of four); rare paths (findings,
+loss, boot announcements) stay separate functions to keep the cold compile near 25 s.
 """
 
 from __future__ import annotations
@@ -96,12 +101,12 @@ _I64_MIN = np.iinfo(np.int64).min
 # --- ids -> dense object indices (open addressing, linear probing) -------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _home(key: int, mask: int) -> int:
     return int((np.uint64(key) * _HASH) >> np.uint64(32)) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def lookup(st: State, key: int) -> int:
     """Dense index of object ``key``, -1 if it was never interned."""
     mask = len(st.keys) - 1
@@ -115,7 +120,7 @@ def lookup(st: State, key: int) -> int:
         h = (h + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def intern(st: State, key: int) -> int:
     """Dense index of object ``key``, made (all fields unknown) if new. The caller guarantees room."""
     mask = len(st.keys) - 1
@@ -134,7 +139,7 @@ def intern(st: State, key: int) -> int:
         h = (h + 1) & mask
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def rehash(st: State) -> None:
     """Rebuild the (empty, enlarged) hash table from the object ids."""
     mask = len(st.keys) - 1
@@ -149,7 +154,7 @@ def rehash(st: State) -> None:
 # --- findings -------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _explain(st: State, cpu: int, epoch: int) -> int:
     """KERNEL, unless loss since the action (epoch) or the CPU's loss horizon explains it (MODEL.md 3.6)."""
     if epoch != _NO_EPOCH and epoch != st.g[G_EPOCH]:
@@ -159,7 +164,7 @@ def _explain(st: State, cpu: int, epoch: int) -> int:
     return _KERNEL
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _report(st, code, expl, event, ts, cpu, kind, subject, expected, observed, detail) -> None:
     n = st.g[G_NF]
     st.g[G_NF] = n + 1
@@ -176,7 +181,7 @@ def _report(st, code, expl, event, ts, cpu, kind, subject, expected, observed, d
     f[F_KIND] = kind
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _relabel(st: State, since: int) -> None:
     """Findings made while the lost records were missing are explained by the loss (MODEL.md 3.4)."""
     for n in range(st.g[G_NF]):
@@ -192,7 +197,7 @@ def _relabel(st: State, since: int) -> None:
 # --- knowledge: cold start and recorder loss --------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _forget_cpu(st: State, c: int) -> None:
     st.c_cur[c] = 0
     st.c_sc[c] = 0
@@ -200,7 +205,7 @@ def _forget_cpu(st: State, c: int) -> None:
     st.c_learning[c] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cold_start(st: State, event: int, ts: int, cpu: int, kind: int) -> None:
     st.g[G_COLD] = 1
     _report(st, _C_COLD_START, _TRACE_LOSS, event, ts, cpu, kind, -1, -1, -1, -1)
@@ -209,7 +214,7 @@ def _cold_start(st: State, event: int, ts: int, cpu: int, kind: int) -> None:
         st.c_horizon[c] = HORIZON
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: int) -> None:
     """``lost`` records of CPU c were lost after time ``since``: what they could have changed is unknown."""
     st.c_horizon[c] = HORIZON
@@ -228,7 +233,7 @@ def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: in
 # --- hypercalls -------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _ec(st: State, key: int, c: int) -> int:
     """The EC a word names (interned; an EC first seen is bound to the CPU it shows up on)."""
     o = intern(st, key)
@@ -238,7 +243,7 @@ def _ec(st: State, key: int, c: int) -> int:
     return o
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _flush(st: State, event: int, ts: int, c: int, kind: int) -> None:
     """Before an input: an HC_EXIT the CPU owes is missing (MODEL.md 2.2)."""
     o = st.c_pend[c]
@@ -254,7 +259,7 @@ def _flush(st: State, event: int, ts: int, c: int, kind: int) -> None:
     st.o_blocked[o] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4) -> None:
     """Hypercall selectors >= 2^18: NOVA uses their low 18 bits (SELECTOR_ALIASED, MODEL.md 5)."""
     words = (w0, w1, w2, w3, w4)
@@ -271,7 +276,7 @@ def _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4) -> None:
             _report(st, _C_SELECTOR_ALIASED, _INPUT, event, ts, c, _HC_ENTRY, low, low, np.int64(v), h)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4) -> None:
     caller = e if e != 0 and e != -1 else st.c_cur[c]
     if caller == 0 or caller == -1:
@@ -296,7 +301,7 @@ def _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4) -> None:
         st.c_pend[c] = o
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
     if e == 0 or e == -1:
         return
@@ -338,7 +343,7 @@ def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
 # --- observations -----------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _released(st: State, key: int, only_blocked: bool) -> None:
     """An up, wake or timer released EC ``key``: its call is decided; without a call (a block the model only
     learned) its continuation is unknown (MODEL.md 3.5)."""
@@ -352,7 +357,7 @@ def _released(st: State, key: int, only_blocked: bool) -> None:
         st.o_known[o] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
     """OBJ_CREATED of an EC: boot announcements (idle ECs become current), or a create_ec's new EC."""
     if (w1 >> 8) != _EC_TYPE or w0 == 0 or w0 == -1:
@@ -380,7 +385,7 @@ def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
 # --- the loop ---------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always", _nrt=False)
 def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
     g = st.g
     ncpu = len(st.c_cur)
@@ -466,7 +471,7 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         _created(st, c, False, e, w0, w1, w3, w4)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(st, ts, cpu, seq, kind, hc, ec, a0, a1, a2, a3, a4, start):
     """Replay events ``start ..`` of one batch; returns (status, next event). GROW / FULL: no room for the next
     event's objects / findings - enlarge the state and call again from ``next``."""
