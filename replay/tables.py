@@ -157,37 +157,37 @@ class State(NamedTuple):
     """Everything carried from one batch to the next (numpy only, so the kernels take it as is)."""
 
     misc: np.ndarray  # int64[M_N]
-    cpus: np.ndarray  # int64[C_N, cpus]
-    ech: np.ndarray  # hash EC id -> slot: int64[2, 2 * cap], row 0 keys (EMPTY = free), row 1 slots
-    ecs: np.ndarray  # int64[E_N, cap]
+    cpus: np.ndarray  # int64[cpus, C_N]
+    ech: np.ndarray  # hash EC id -> slot: int64[2 * cap, 2], column 0 keys (EMPTY = free), column 1 slots
+    ecs: np.ndarray  # int64[cap, E_N]: one row per EC (a row is one cache line or two)
     irh: np.ndarray  # hash interrupt key -> slot
-    irqs: np.ndarray  # int64[Q_N, cap]
-    out_irq: np.ndarray  # int64[len(IRQ_COLUMNS), OUT_ROWS]
+    irqs: np.ndarray  # int64[cap, Q_N]
+    out_irq: np.ndarray  # int64[OUT_ROWS, len(IRQ_COLUMNS)]
     out_hc: np.ndarray
     out_ipc: np.ndarray
 
 
 def _empty_hash(size: int) -> np.ndarray:
-    h = np.full((2, size), -1, dtype=np.int64)
-    h[0] = EMPTY
+    h = np.full((size, 2), -1, dtype=np.int64)
+    h[:, 0] = EMPTY
     return h
 
 
 def new_state(cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> State:
     out_rows = max(out_rows, 8)  # one event emits at most 3 rows per table
-    c = np.full((C_N, cpus), -1, dtype=np.int64)
-    c[C_LOSS] = 0
-    c[C_ARR_GEN] = 0
+    c = np.full((cpus, C_N), -1, dtype=np.int64)
+    c[:, C_LOSS] = 0
+    c[:, C_ARR_GEN] = 0
     return State(
         misc=np.zeros(M_N, dtype=np.int64),
         cpus=c,
         ech=_empty_hash(2 * ec_cap),
-        ecs=np.full((E_N, ec_cap), -1, dtype=np.int64),
+        ecs=np.full((ec_cap, E_N), -1, dtype=np.int64),
         irh=_empty_hash(2 * irq_cap),
-        irqs=np.full((Q_N, irq_cap), -1, dtype=np.int64),
-        out_irq=np.full((len(IRQ_COLUMNS), out_rows), -1, dtype=np.int64),
-        out_hc=np.full((len(HC_COLUMNS), out_rows), -1, dtype=np.int64),
-        out_ipc=np.full((len(IPC_COLUMNS), out_rows), -1, dtype=np.int64),
+        irqs=np.full((irq_cap, Q_N), -1, dtype=np.int64),
+        out_irq=np.full((out_rows, len(IRQ_COLUMNS)), -1, dtype=np.int64),
+        out_hc=np.full((out_rows, len(HC_COLUMNS)), -1, dtype=np.int64),
+        out_ipc=np.full((out_rows, len(IPC_COLUMNS)), -1, dtype=np.int64),
     )
 
 
@@ -203,13 +203,13 @@ def _hash(key: int, mask: int) -> int:
 
 @numba.njit(cache=True)
 def _find(h: np.ndarray, key: int) -> int:
-    """Slot of ``key`` in hash table ``h`` (row 0 keys, row 1 slots), or -1."""
-    mask = h.shape[1] - 1
+    """Slot of ``key`` in hash table ``h`` (column 0 keys, column 1 slots), or -1."""
+    mask = h.shape[0] - 1
     i = _hash(key, mask)
     while True:
-        k = h[0, i]
+        k = h[i, 0]
         if k == key:
-            return h[1, i]
+            return h[i, 1]
         if k == EMPTY:
             return -1
         i = (i + 1) & mask
@@ -218,16 +218,16 @@ def _find(h: np.ndarray, key: int) -> int:
 @numba.njit(cache=True)
 def _get(h: np.ndarray, key: int, misc: np.ndarray, counter: int) -> int:
     """Slot of ``key``, inserting it with the next free slot number (misc[counter]) if absent."""
-    mask = h.shape[1] - 1
+    mask = h.shape[0] - 1
     i = _hash(key, mask)
     while True:
-        k = h[0, i]
+        k = h[i, 0]
         if k == key:
-            return h[1, i]
+            return h[i, 1]
         if k == EMPTY:
-            h[0, i] = key
+            h[i, 0] = key
             s = misc[counter]
-            h[1, i] = s
+            h[i, 1] = s
             misc[counter] = s + 1
             return s
         i = (i + 1) & mask
@@ -235,15 +235,15 @@ def _get(h: np.ndarray, key: int, misc: np.ndarray, counter: int) -> int:
 
 @numba.njit(cache=True)
 def _rehash(h: np.ndarray, new: np.ndarray) -> None:
-    mask = new.shape[1] - 1
-    for j in range(h.shape[1]):
-        if h[0, j] == EMPTY:
+    mask = new.shape[0] - 1
+    for j in range(h.shape[0]):
+        if h[j, 0] == EMPTY:
             continue
-        i = _hash(h[0, j], mask)
-        while new[0, i] != EMPTY:
+        i = _hash(h[j, 0], mask)
+        while new[i, 0] != EMPTY:
             i = (i + 1) & mask
-        new[0, i] = h[0, j]
-        new[1, i] = h[1, j]
+        new[i, 0] = h[j, 0]
+        new[i, 1] = h[j, 1]
 
 
 @numba.njit(cache=True)
@@ -252,7 +252,7 @@ def _ec(ech, ecs, misc, ec_id: int) -> int:
     if ec_id == 0 or ec_id == -1:
         return -1
     s = _get(ech, ec_id, misc, M_N_EC)
-    ecs[E_ID, s] = ec_id
+    ecs[s, E_ID] = ec_id
     return s
 
 
@@ -279,22 +279,22 @@ def _status(hc: int, ret_p0: int) -> int:
 @numba.njit(cache=True)
 def _occ_outcome(irqs, cpus, q: int, trace_end: bool) -> int:
     o = irqs
-    lossy = cpus[C_LOSS, o[Q_CPU, q]] != o[Q_LOSS_A, q]
-    if o[Q_WAKE_CPU, q] >= 0 and cpus[C_LOSS, o[Q_WAKE_CPU, q]] != o[Q_LOSS_W, q]:
+    lossy = cpus[o[q, Q_CPU], C_LOSS] != o[q, Q_LOSS_A]
+    if o[q, Q_WAKE_CPU] >= 0 and cpus[o[q, Q_WAKE_CPU], C_LOSS] != o[q, Q_LOSS_W]:
         lossy = True
-    if o[Q_UP_I, q] < 0:
-        if trace_end and o[Q_IRQ, q] >= 0:
+    if o[q, Q_UP_I] < 0:
+        if trace_end and o[q, Q_IRQ] >= 0:
             return QO_PENDING
         if lossy:
             return QO_LOST
         return QO_NO_SEMAPHORE
-    if o[Q_ARR_I, q] < 0:
+    if o[q, Q_ARR_I] < 0:
         return QO_LOST
-    if o[Q_CNT, q] == -1:
+    if o[q, Q_CNT] == -1:
         return QO_DROPPED
-    if o[Q_WOKEN, q] == 0:
-        return QO_COALESCED if o[Q_CNT, q] >= 2 else QO_NO_WAITER
-    if o[Q_RUN_I, q] >= 0:
+    if o[q, Q_WOKEN] == 0:
+        return QO_COALESCED if o[q, Q_CNT] >= 2 else QO_NO_WAITER
+    if o[q, Q_RUN_I] >= 0:
         return QO_HANDLED
     if lossy:
         return QO_LOST
@@ -304,14 +304,14 @@ def _occ_outcome(irqs, cpus, q: int, trace_end: bool) -> int:
 @numba.njit(cache=True)
 def _close_occ(irqs, cpus, misc, out_irq, q: int, trace_end: bool) -> None:
     o = irqs
-    if o[Q_OPEN, q] != 1:
+    if o[q, Q_OPEN] != 1:
         return
-    o[Q_OUT, q] = _occ_outcome(irqs, cpus, q, trace_end)
+    o[q, Q_OUT] = _occ_outcome(irqs, cpus, q, trace_end)
     n = misc[M_N_QOUT]
     for j in range(Q_COLS):
-        out_irq[j, n] = o[j, q]
+        out_irq[n, j] = o[q, j]
     misc[M_N_QOUT] = n + 1
-    o[Q_OPEN, q] = 0
+    o[q, Q_OPEN] = 0
 
 
 @numba.njit(cache=True)
@@ -321,25 +321,25 @@ def _open_occ(irh, irqs, cpus, misc, out_irq, key: int, irq: int, cpu: int) -> i
     _close_occ(irqs, cpus, misc, out_irq, q, False)
     o = irqs
     for j in range(Q_N):
-        o[j, q] = -1
+        o[q, j] = -1
     misc[M_GEN] += 1
-    o[Q_OPEN, q] = 1
-    o[Q_GEN, q] = misc[M_GEN]
-    o[Q_IRQ, q] = irq
-    o[Q_CPU, q] = cpu
-    o[Q_LOSS_A, q] = cpus[C_LOSS, cpu]
-    cpus[C_ARR_SLOT, cpu] = q
-    cpus[C_ARR_GEN, cpu] = o[Q_GEN, q]
+    o[q, Q_OPEN] = 1
+    o[q, Q_GEN] = misc[M_GEN]
+    o[q, Q_IRQ] = irq
+    o[q, Q_CPU] = cpu
+    o[q, Q_LOSS_A] = cpus[cpu, C_LOSS]
+    cpus[cpu, C_ARR_SLOT] = q
+    cpus[cpu, C_ARR_GEN] = o[q, Q_GEN]
     return q
 
 
 @numba.njit(cache=True)
 def _cur_occ(irqs, cpus, cpu: int, irq: int) -> int:
     """The occurrence whose handler runs on ``cpu`` now, if it is about ``irq``; else -1."""
-    q = cpus[C_ARR_SLOT, cpu]
-    if q < 0 or irqs[Q_GEN, q] != cpus[C_ARR_GEN, cpu] or irqs[Q_OPEN, q] != 1:
+    q = cpus[cpu, C_ARR_SLOT]
+    if q < 0 or irqs[q, Q_GEN] != cpus[cpu, C_ARR_GEN] or irqs[q, Q_OPEN] != 1:
         return -1
-    if irqs[Q_IRQ, q] != irq:
+    if irqs[q, Q_IRQ] != irq:
         return -1
     return q
 
@@ -347,20 +347,20 @@ def _cur_occ(irqs, cpus, cpu: int, irq: int) -> int:
 @numba.njit(cache=True)
 def _end_action(irqs, cpus, misc, out_irq, cpu: int) -> None:
     """The handler on ``cpu`` is over: an occurrence that upped no semaphore is complete."""
-    q = cpus[C_ARR_SLOT, cpu]
-    if q >= 0 and irqs[Q_GEN, q] == cpus[C_ARR_GEN, cpu] and irqs[Q_UP_I, q] < 0:
+    q = cpus[cpu, C_ARR_SLOT]
+    if q >= 0 and irqs[q, Q_GEN] == cpus[cpu, C_ARR_GEN] and irqs[q, Q_UP_I] < 0:
         _close_occ(irqs, cpus, misc, out_irq, q, False)
-    cpus[C_ARR_SLOT, cpu] = -1
+    cpus[cpu, C_ARR_SLOT] = -1
 
 
 @numba.njit(cache=True)
 def _waiting_occ(ecs, irqs, e: int) -> int:
     """The open occurrence EC slot ``e`` was woken for, or -1."""
-    if e < 0 or ecs[E_W_STATE, e] < 0:
+    if e < 0 or ecs[e, E_W_STATE] < 0:
         return -1
-    q = ecs[E_W_SLOT, e]
-    if irqs[Q_GEN, q] != ecs[E_W_GEN, e] or irqs[Q_OPEN, q] != 1:
-        ecs[E_W_STATE, e] = -1
+    q = ecs[e, E_W_SLOT]
+    if irqs[q, Q_GEN] != ecs[e, E_W_GEN] or irqs[q, Q_OPEN] != 1:
+        ecs[e, E_W_STATE] = -1
         return -1
     return q
 
@@ -372,41 +372,41 @@ def _waiting_occ(ecs, irqs, e: int) -> int:
 def _emit_hc(ecs, misc, out_hc, e: int, exit_i: int, exit_t: int, ret: int, outcome: int) -> None:
     n = misc[M_N_HOUT]
     d, x = ecs, out_hc
-    x[H_ENT_I, n] = d[E_H_I, e]
-    x[H_ENT_T, n] = d[E_H_T, e]
-    x[H_EXIT_I, n] = exit_i
-    x[H_EXIT_T, n] = exit_t
-    x[H_CPU, n] = d[E_H_CPU, e]
-    x[H_EC, n] = d[E_ID, e]
-    x[H_HC, n] = d[E_H_HC, e]
-    x[H_P0, n] = d[E_H_P0, e]
-    x[H_RET, n] = ret
-    x[H_STATUS, n] = _status(d[E_H_HC, e], ret) if exit_i >= 0 else -1
-    x[H_OUT, n] = outcome
+    x[n, H_ENT_I] = d[e, E_H_I]
+    x[n, H_ENT_T] = d[e, E_H_T]
+    x[n, H_EXIT_I] = exit_i
+    x[n, H_EXIT_T] = exit_t
+    x[n, H_CPU] = d[e, E_H_CPU]
+    x[n, H_EC] = d[e, E_ID]
+    x[n, H_HC] = d[e, E_H_HC]
+    x[n, H_P0] = d[e, E_H_P0]
+    x[n, H_RET] = ret
+    x[n, H_STATUS] = _status(d[e, E_H_HC], ret) if exit_i >= 0 else -1
+    x[n, H_OUT] = outcome
     misc[M_N_HOUT] = n + 1
-    d[E_H_I, e] = -1
+    d[e, E_H_I] = -1
 
 
 @numba.njit(cache=True)
 def _lost_since(cpus, cpu: int, mark: int) -> bool:
-    return cpu >= 0 and cpus[C_LOSS, cpu] != mark
+    return cpu >= 0 and cpus[cpu, C_LOSS] != mark
 
 
 @numba.njit(cache=True)
 def _emit_ipc(ech, ecs, cpus, misc, out_ipc, e: int, outcome: int) -> None:
     d = ecs
     unfinished = outcome in (PO_OPEN_AT_END, PO_UNMATCHED)
-    if unfinished and _lost_since(cpus, d[E_P + P_CPU, e], d[E_P_LOSS, e]):
+    if unfinished and _lost_since(cpus, d[e, E_P + P_CPU], d[e, E_P_LOSS]):
         outcome = PO_LOST
-    d[E_P + P_OUT, e] = outcome
+    d[e, E_P + P_OUT] = outcome
     n = misc[M_N_POUT]
     for j in range(P_COLS):
-        out_ipc[j, n] = d[E_P + j, e]
+        out_ipc[n, j] = d[e, E_P + j]
     misc[M_N_POUT] = n + 1
-    callee = _ec_find(ech, d[E_P + P_CALLEE, e])
-    if callee >= 0 and d[E_CALLER_OF, callee] == d[E_ID, e]:
-        d[E_CALLER_OF, callee] = -1
-    d[E_P + P_CALL_I, e] = -1
+    callee = _ec_find(ech, d[e, E_P + P_CALLEE])
+    if callee >= 0 and d[callee, E_CALLER_OF] == d[e, E_ID]:
+        d[callee, E_CALLER_OF] = -1
+    d[e, E_P + P_CALL_I] = -1
 
 
 @numba.njit(cache=True)
@@ -414,18 +414,18 @@ def _open_ipc(
     ech, ecs, cpus, misc, out_ipc, e: int, i: int, t: int, cpu: int, portal: int, via: int, event: int
 ) -> None:
     d = ecs
-    if d[E_P + P_CALL_I, e] >= 0:
+    if d[e, E_P + P_CALL_I] >= 0:
         _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_UNMATCHED)
     for j in range(P_COLS):
-        d[E_P + j, e] = -1
-    d[E_P + P_CALL_I, e] = i
-    d[E_P + P_CALL_T, e] = t
-    d[E_P + P_CPU, e] = cpu
-    d[E_P + P_CALLER, e] = d[E_ID, e]
-    d[E_P + P_PORTAL, e] = portal
-    d[E_P + P_VIA, e] = via
-    d[E_P + P_EVENT, e] = event
-    d[E_P_LOSS, e] = cpus[C_LOSS, cpu]
+        d[e, E_P + j] = -1
+    d[e, E_P + P_CALL_I] = i
+    d[e, E_P + P_CALL_T] = t
+    d[e, E_P + P_CPU] = cpu
+    d[e, E_P + P_CALLER] = d[e, E_ID]
+    d[e, E_P + P_PORTAL] = portal
+    d[e, E_P + P_VIA] = via
+    d[e, E_P + P_EVENT] = event
+    d[e, E_P_LOSS] = cpus[cpu, C_LOSS]
 
 
 @numba.njit(cache=True)
@@ -433,13 +433,13 @@ def _set_callee(ech, ecs, misc, e: int, callee_id: int) -> None:
     c = _ec(ech, ecs, misc, callee_id)
     if c < 0:
         return
-    ecs[E_P + P_CALLEE, e] = callee_id
-    ecs[E_CALLER_OF, c] = ecs[E_ID, e]
+    ecs[e, E_P + P_CALLEE] = callee_id
+    ecs[c, E_CALLER_OF] = ecs[e, E_ID]
 
 
 @numba.njit(cache=True)
 def _open_event_ipc(ecs, e: int) -> bool:
-    return e >= 0 and ecs[E_P + P_CALL_I, e] >= 0 and ecs[E_P + P_VIA, e] == VIA_EVENT
+    return e >= 0 and ecs[e, E_P + P_CALL_I] >= 0 and ecs[e, E_P + P_VIA] == VIA_EVENT
 
 
 # the pass ------------------------------------------------------------------------------------------------------
@@ -448,7 +448,7 @@ def _open_event_ipc(ecs, e: int) -> bool:
 @numba.njit(cache=True)
 def _out_room(misc, out_hc) -> int:
     """Events that fit before an output buffer could overflow (one event adds at most 3 rows per table)."""
-    out = out_hc.shape[1] - max(misc[M_N_QOUT], misc[M_N_HOUT], misc[M_N_POUT])
+    out = out_hc.shape[0] - max(misc[M_N_QOUT], misc[M_N_HOUT], misc[M_N_POUT])
     return max(0, out // 3)
 
 
@@ -471,12 +471,12 @@ def _run(
 ) -> tuple[int, int]:
     """Consume events ``start..``; returns (next event, 0) or (where it stopped, NEED_ROOM)."""
     misc, cpus, ech, ecs, irh, irqs, out_irq, out_hc, out_ipc = st
-    ncpu = cpus.shape[1]
+    ncpu = cpus.shape[0]
     d = ecs
     o = irqs
     stop = min(len(ts), start + _out_room(misc, out_hc))
-    ec_limit = min(ech.shape[1] // 2, ecs.shape[1]) - 4  # one event makes at most 4 ECs, 1 interrupt
-    irq_limit = min(irh.shape[1] // 2, irqs.shape[1]) - 1
+    ec_limit = min(ech.shape[0] // 2, ecs.shape[0]) - 4  # one event makes at most 4 ECs, 1 interrupt
+    irq_limit = min(irh.shape[0] // 2, irqs.shape[0]) - 1
     for i in range(start, stop):
         if misc[M_N_EC] > ec_limit or misc[M_N_IRQ] > irq_limit:
             return i, NEED_ROOM
@@ -487,70 +487,70 @@ def _run(
         g = base + i
         t = ts[i]
         # recorder loss: a sequence gap or a loss record counts once
-        last = cpus[C_LAST_SEQ, c]
+        last = cpus[c, C_LAST_SEQ]
         if k == K_LOSS or (last >= 0 and seq[i] != last + 1):
-            cpus[C_LOSS, c] += 1
-        cpus[C_LAST_SEQ, c] = seq[i]
-        if k in (K_HC_ENTRY, K_ARRIVAL, K_TIMEOUT, K_IPI_RECV) and cpus[C_ARR_SLOT, c] >= 0:
+            cpus[c, C_LOSS] += 1
+        cpus[c, C_LAST_SEQ] = seq[i]
+        if k in (K_HC_ENTRY, K_ARRIVAL, K_TIMEOUT, K_IPI_RECV) and cpus[c, C_ARR_SLOT] >= 0:
             _end_action(irqs, cpus, misc, out_irq, c)
 
         if k == K_HC_ENTRY:
             e = _ec(ech, ecs, misc, ec[i])
             code = np.int64(hc[i])
-            cpus[C_HC_I, c] = g
-            cpus[C_HC_T, c] = t
-            cpus[C_HC_CODE, c] = code
-            cpus[C_HC_EC, c] = ec[i]
+            cpus[c, C_HC_I] = g
+            cpus[c, C_HC_T] = t
+            cpus[c, C_HC_CODE] = code
+            cpus[c, C_HC_EC] = ec[i]
             if e < 0:
                 continue
-            if d[E_H_I, e] >= 0:
-                lost = _lost_since(cpus, d[E_H_CPU, e], d[E_H_LOSS, e])
+            if d[e, E_H_I] >= 0:
+                lost = _lost_since(cpus, d[e, E_H_CPU], d[e, E_H_LOSS])
                 _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_UNMATCHED_ENTRY)
-            d[E_H_I, e] = g
-            d[E_H_T, e] = t
-            d[E_H_CPU, e] = c
-            d[E_H_HC, e] = code
-            d[E_H_P0, e] = a0[i]
-            d[E_H_LOSS, e] = cpus[C_LOSS, c]
+            d[e, E_H_I] = g
+            d[e, E_H_T] = t
+            d[e, E_H_CPU] = c
+            d[e, E_H_HC] = code
+            d[e, E_H_P0] = a0[i]
+            d[e, E_H_LOSS] = cpus[c, C_LOSS]
             if code == HC_IPC_REPLY:
                 _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_NO_EXIT)
-                caller = _ec_find(ech, d[E_CALLER_OF, e])
-                if caller >= 0 and d[E_P + P_CALL_I, caller] >= 0 and d[E_P + P_REP_I, caller] < 0:
-                    d[E_P + P_REP_I, caller] = g
-                    d[E_P + P_REP_T, caller] = t
-                    d[E_P + P_REPLIER, caller] = ec[i]
-                d[E_CALLER_OF, e] = -1
+                caller = _ec_find(ech, d[e, E_CALLER_OF])
+                if caller >= 0 and d[caller, E_P + P_CALL_I] >= 0 and d[caller, E_P + P_REP_I] < 0:
+                    d[caller, E_P + P_REP_I] = g
+                    d[caller, E_P + P_REP_T] = t
+                    d[caller, E_P + P_REPLIER] = ec[i]
+                d[e, E_CALLER_OF] = -1
             elif code == HC_IPC_CALL:
                 portal = (a0[i] >> SEL_SHIFT) & SEL_MASK
                 _open_ipc(ech, ecs, cpus, misc, out_ipc, e, g, t, c, portal, VIA_CALL, -1)
             elif code == HC_CTRL_SM and ((a0[i] >> FLAGS_SHIFT) & FLAG_D) != 0:
                 q = _waiting_occ(ecs, irqs, e)
-                if q >= 0 and o[Q_ACK_I, q] < 0:
-                    o[Q_ACK_I, q] = g
-                    o[Q_ACK_T, q] = t
-                    o[Q_ACK_EC, q] = ec[i]
-                    d[E_W_STATE, e] = -1
+                if q >= 0 and o[q, Q_ACK_I] < 0:
+                    o[q, Q_ACK_I] = g
+                    o[q, Q_ACK_T] = t
+                    o[q, Q_ACK_EC] = ec[i]
+                    d[e, E_W_STATE] = -1
 
         elif k == K_HC_EXIT:
             e = _ec(ech, ecs, misc, ec[i])
             if e < 0:
                 continue
-            if d[E_H_I, e] >= 0:
-                code = d[E_H_HC, e]
+            if d[e, E_H_I] >= 0:
+                code = d[e, E_H_HC]
                 _emit_hc(ecs, misc, out_hc, e, g, t, a0[i], HO_COMPLETE)
             else:
                 code = np.int64(hc[i])
-                d[E_H_HC, e] = code
-                d[E_H_CPU, e] = c
-                d[E_H_T, e] = -1
-                d[E_H_P0, e] = -1
-                lost = cpus[C_LOSS, c] > 0
+                d[e, E_H_HC] = code
+                d[e, E_H_CPU] = c
+                d[e, E_H_T] = -1
+                d[e, E_H_P0] = -1
+                lost = cpus[c, C_LOSS] > 0
                 _emit_hc(ecs, misc, out_hc, e, g, t, a0[i], HO_LOST if lost else HO_UNMATCHED_EXIT)
-            if code == HC_IPC_CALL and d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_CALL:
+            if code == HC_IPC_CALL and d[e, E_P + P_CALL_I] >= 0 and d[e, E_P + P_VIA] == VIA_CALL:
                 status = _status(code, a0[i])
-                d[E_P + P_RET_I, e] = g
-                d[E_P + P_RET_T, e] = t
-                d[E_P + P_STATUS, e] = status
+                d[e, E_P + P_RET_I] = g
+                d[e, E_P + P_RET_T] = t
+                d[e, E_P + P_STATUS] = status
                 if status == ST_SUCCESS:
                     _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_REPLIED)
                 elif status == ST_ABORTED:
@@ -562,12 +562,12 @@ def _run(
             irq = a1[i]
             key = irq if irq >= 0 else NOIRQ_KEY - c
             q = _open_occ(irh, irqs, cpus, misc, out_irq, key, irq, c)
-            o[Q_VEC, q] = a0[i]
-            o[Q_SRC, q] = a2[i]
-            o[Q_KIND, q] = a3[i]
-            o[Q_EID, q] = a4[i]
-            o[Q_ARR_I, q] = g
-            o[Q_ARR_T, q] = t
+            o[q, Q_VEC] = a0[i]
+            o[q, Q_SRC] = a2[i]
+            o[q, Q_KIND] = a3[i]
+            o[q, Q_EID] = a4[i]
+            o[q, Q_ARR_I] = g
+            o[q, Q_ARR_T] = t
 
         elif k in (K_MASK, K_EOI):
             if a2[i] != CAUSE_ARRIVAL:
@@ -575,12 +575,12 @@ def _run(
             q = _cur_occ(irqs, cpus, c, a0[i])
             if q < 0:
                 continue
-            if k == K_MASK and o[Q_MASK_I, q] < 0:
-                o[Q_MASK_I, q] = g
-                o[Q_MASK_T, q] = t
-            elif k == K_EOI and o[Q_EOI_I, q] < 0:
-                o[Q_EOI_I, q] = g
-                o[Q_EOI_T, q] = t
+            if k == K_MASK and o[q, Q_MASK_I] < 0:
+                o[q, Q_MASK_I] = g
+                o[q, Q_MASK_T] = t
+            elif k == K_EOI and o[q, Q_EOI_I] < 0:
+                o[q, Q_EOI_I] = g
+                o[q, Q_EOI_T] = t
 
         elif k in (K_UNMASK, K_DEACT):
             cause = a2[i]
@@ -588,73 +588,73 @@ def _run(
                 continue
             irq = a0[i]
             q = _find(irh, irq) if irq >= 0 else -1
-            if q < 0 or o[Q_OPEN, q] != 1 or o[Q_UNM_I, q] >= 0:
+            if q < 0 or o[q, Q_OPEN] != 1 or o[q, Q_UNM_I] >= 0:
                 continue
-            o[Q_UNM_I, q] = g
-            o[Q_UNM_T, q] = t
-            o[Q_UNM_K, q] = k
-            if o[Q_ACK_I, q] < 0 and cause == CAUSE_DOWN and cpus[C_HC_CODE, c] == HC_CTRL_SM:
-                o[Q_ACK_I, q] = cpus[C_HC_I, c]
-                o[Q_ACK_T, q] = cpus[C_HC_T, c]
-                o[Q_ACK_EC, q] = cpus[C_HC_EC, c]
-                w = _ec_find(ech, o[Q_WOKEN, q])
+            o[q, Q_UNM_I] = g
+            o[q, Q_UNM_T] = t
+            o[q, Q_UNM_K] = k
+            if o[q, Q_ACK_I] < 0 and cause == CAUSE_DOWN and cpus[c, C_HC_CODE] == HC_CTRL_SM:
+                o[q, Q_ACK_I] = cpus[c, C_HC_I]
+                o[q, Q_ACK_T] = cpus[c, C_HC_T]
+                o[q, Q_ACK_EC] = cpus[c, C_HC_EC]
+                w = _ec_find(ech, o[q, Q_WOKEN])
                 if w >= 0 and _waiting_occ(ecs, irqs, w) == q:
-                    d[E_W_STATE, w] = -1
+                    d[w, E_W_STATE] = -1
 
         elif k == K_SM_UP:
             if a3[i] != UP_INTERRUPT:
                 continue
             irq = a4[i]
             q = _cur_occ(irqs, cpus, c, irq)
-            if q < 0 or o[Q_UP_I, q] >= 0:
+            if q < 0 or o[q, Q_UP_I] >= 0:
                 q = _open_occ(
                     irh, irqs, cpus, misc, out_irq, irq if irq >= 0 else NOIRQ_KEY - c, irq, c
                 )  # its arrival was not recorded
-            o[Q_UP_I, q] = g
-            o[Q_UP_T, q] = t
-            o[Q_SM, q] = a0[i]
-            o[Q_CNT, q] = a1[i]
-            o[Q_WOKEN, q] = a2[i]
+            o[q, Q_UP_I] = g
+            o[q, Q_UP_T] = t
+            o[q, Q_SM] = a0[i]
+            o[q, Q_CNT] = a1[i]
+            o[q, Q_WOKEN] = a2[i]
             w = _ec(ech, ecs, misc, a2[i])
             if w >= 0:
-                d[E_W_SLOT, w] = q
-                d[E_W_GEN, w] = o[Q_GEN, q]
-                d[E_W_STATE, w] = W_WOKEN
+                d[w, E_W_SLOT] = q
+                d[w, E_W_GEN] = o[q, Q_GEN]
+                d[w, E_W_STATE] = W_WOKEN
 
         elif k == K_EC_WAKE:
             w = _ec_find(ech, a0[i])
             q = _waiting_occ(ecs, irqs, w)
-            if q >= 0 and o[Q_WAKE_I, q] < 0 and o[Q_SM, q] == a2[i]:
-                o[Q_WAKE_I, q] = g
-                o[Q_WAKE_T, q] = t
+            if q >= 0 and o[q, Q_WAKE_I] < 0 and o[q, Q_SM] == a2[i]:
+                o[q, Q_WAKE_I] = g
+                o[q, Q_WAKE_T] = t
                 tc = a3[i] if 0 <= a3[i] < ncpu else c
-                o[Q_WAKE_CPU, q] = tc
-                o[Q_LOSS_W, q] = cpus[C_LOSS, tc]
+                o[q, Q_WAKE_CPU] = tc
+                o[q, Q_LOSS_W] = cpus[tc, C_LOSS]
 
         elif k == K_SWITCH:
             from_id, to_id, reason = a0[i], a1[i], a4[i]
             w = _ec_find(ech, to_id)
             q = _waiting_occ(ecs, irqs, w)
-            if q >= 0 and d[E_W_STATE, w] == W_WOKEN:
-                o[Q_RUN_I, q] = g
-                o[Q_RUN_T, q] = t
-                d[E_W_STATE, w] = W_RAN
+            if q >= 0 and d[w, E_W_STATE] == W_WOKEN:
+                o[q, Q_RUN_I] = g
+                o[q, Q_RUN_T] = t
+                d[w, E_W_STATE] = W_RAN
             if reason == SW_IPC_CALL:
                 f = _ec_find(ech, from_id)
-                if f >= 0 and d[E_P + P_CALL_I, f] >= 0 and d[E_P + P_SW_I, f] < 0:
-                    d[E_P + P_SW_I, f] = g
-                    d[E_P + P_SW_T, f] = t
+                if f >= 0 and d[f, E_P + P_CALL_I] >= 0 and d[f, E_P + P_SW_I] < 0:
+                    d[f, E_P + P_SW_I] = g
+                    d[f, E_P + P_SW_T] = t
                     _set_callee(ech, ecs, misc, f, to_id)
             elif reason in (SW_IPC_REPLY, SW_KILL) and _open_event_ipc(ecs, w):
-                d[E_P + P_RET_I, w] = g
-                d[E_P + P_RET_T, w] = t
+                d[w, E_P + P_RET_I] = g
+                d[w, E_P + P_RET_T] = t
                 _emit_ipc(ech, ecs, cpus, misc, out_ipc, w, PO_REPLIED if reason == SW_IPC_REPLY else PO_ABORTED)
 
         elif k == K_EVENT:
             e = _ec(ech, ecs, misc, ec[i])
             if e < 0:
                 continue
-            if d[E_P + P_CALL_I, e] >= 0 and d[E_P + P_VIA, e] == VIA_EVENT and d[E_P + P_EVENT, e] == a0[i]:
+            if d[e, E_P + P_CALL_I] >= 0 and d[e, E_P + P_VIA] == VIA_EVENT and d[e, E_P + P_EVENT] == a0[i]:
                 continue  # delivered again after helping: the same IPC
             _open_ipc(ech, ecs, cpus, misc, out_ipc, e, g, t, c, a3[i], VIA_EVENT, a0[i])
             _set_callee(ech, ecs, misc, e, a1[i])
@@ -663,9 +663,9 @@ def _run(
             e = _ec_find(ech, a0[i])
             if e < 0:
                 continue
-            if d[E_H_I, e] >= 0:
+            if d[e, E_H_I] >= 0:
                 _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_KILLED)
-            if d[E_P + P_CALL_I, e] >= 0:
+            if d[e, E_P + P_CALL_I] >= 0:
                 _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_ABORTED)
     return stop, 0 if stop == len(ts) else NEED_ROOM
 
@@ -678,10 +678,10 @@ def _finish(st: State) -> None:
         _close_occ(irqs, cpus, misc, out_irq, q, True)
     d = ecs
     for e in range(misc[M_N_EC]):
-        if d[E_H_I, e] >= 0:
-            lost = _lost_since(cpus, d[E_H_CPU, e], d[E_H_LOSS, e])
+        if d[e, E_H_I] >= 0:
+            lost = _lost_since(cpus, d[e, E_H_CPU], d[e, E_H_LOSS])
             _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_OPEN_AT_END)
-        if d[E_P + P_CALL_I, e] >= 0:
+        if d[e, E_P + P_CALL_I] >= 0:
             _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_OPEN_AT_END)
 
 
@@ -719,11 +719,11 @@ class TableBuilder:
         st = self.st
         self._drain()
         need = int(st.misc[M_N_IRQ] + st.misc[M_N_EC]) + 8
-        if need > st.out_hc.shape[1]:
+        if need > st.out_hc.shape[0]:
             self.st = st = st._replace(
-                out_irq=np.full((len(IRQ_COLUMNS), need), -1, dtype=np.int64),
-                out_hc=np.full((len(HC_COLUMNS), need), -1, dtype=np.int64),
-                out_ipc=np.full((len(IPC_COLUMNS), need), -1, dtype=np.int64),
+                out_irq=np.full((need, len(IRQ_COLUMNS)), -1, dtype=np.int64),
+                out_hc=np.full((need, len(HC_COLUMNS)), -1, dtype=np.int64),
+                out_ipc=np.full((need, len(IPC_COLUMNS)), -1, dtype=np.int64),
             )
         _finish(st)
         self._drain()
@@ -748,25 +748,25 @@ class TableBuilder:
         for name, out, m in (("irq", st.out_irq, M_N_QOUT), ("hc", st.out_hc, M_N_HOUT), ("ipc", st.out_ipc, M_N_POUT)):
             n = int(st.misc[m])
             if n:
-                self._chunks[name].append(out[:, :n].copy())
+                self._chunks[name].append(out[:n].copy())
                 st.misc[m] = 0
 
     def _make_room(self) -> None:
         self._drain()
         st = self.st
-        if 2 * (st.misc[M_N_EC] + 4) > st.ech.shape[1] or st.misc[M_N_EC] + 4 > st.ecs.shape[1]:
+        if 2 * (st.misc[M_N_EC] + 4) > st.ech.shape[0] or st.misc[M_N_EC] + 4 > st.ecs.shape[0]:
             st = st._replace(**dict(zip(("ech", "ecs"), _grow(st.ech, st.ecs), strict=True)))
-        if 2 * (st.misc[M_N_IRQ] + 1) > st.irh.shape[1] or st.misc[M_N_IRQ] + 1 > st.irqs.shape[1]:
+        if 2 * (st.misc[M_N_IRQ] + 1) > st.irh.shape[0] or st.misc[M_N_IRQ] + 1 > st.irqs.shape[0]:
             st = st._replace(**dict(zip(("irh", "irqs"), _grow(st.irh, st.irqs), strict=True)))
         self.st = st
 
 
 def _grow(h: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Twice the room: the hash table rehashed, the slot data copied."""
-    new_h = _empty_hash(2 * h.shape[1])
+    new_h = _empty_hash(2 * h.shape[0])
     _rehash(h, new_h)
-    new_data = np.full((data.shape[0], 2 * data.shape[1]), -1, dtype=np.int64)
-    new_data[:, : data.shape[1]] = data
+    new_data = np.full((2 * data.shape[0], data.shape[1]), -1, dtype=np.int64)
+    new_data[: data.shape[0]] = data
     return new_h, new_data
 
 
@@ -774,10 +774,10 @@ def _frame(
     chunks: list[np.ndarray], columns: tuple[str, ...], order: str, outcome: type[IntEnum], alt: str | None
 ) -> pl.DataFrame:
     """Rows sorted by the event that started them; -1 in *_idx / *_ts columns become nulls."""
-    data = np.concatenate(chunks, axis=1) if chunks else np.zeros((len(columns), 0), dtype=np.int64)
+    data = np.concatenate(chunks) if chunks else np.zeros((0, len(columns)), dtype=np.int64)
     cols: dict[str, pl.Series] = {}
     for j, name in enumerate(columns):
-        v = data[j]
+        v = np.ascontiguousarray(data[:, j])
         if name == "outcome":
             names = [m.name.lower() for m in outcome]
             cols[name] = pl.Series(name, np.asarray(names, dtype=object)[v], dtype=pl.Enum(names))
