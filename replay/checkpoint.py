@@ -35,7 +35,7 @@ from tracefmt.jit import source_hash
 from tracefmt.schema import EventBatch
 
 FORMAT = 1  # bump when the file layout changes
-DEFAULT_EVERY = 100_000  # events between checkpoints
+DEFAULT_EVERY = 10_000  # events between checkpoints (a checkpoint: ~40 KB and ~3 ms; replay: ~25k events/s)
 _TAIL = 1 << 16
 
 

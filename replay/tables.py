@@ -697,13 +697,24 @@ class Tables(NamedTuple):
 _NARROW = {"cpu": np.int16, "irq_kind": np.int8, "unmask_kind": np.int8, "hc": np.int16, "via": np.int8}
 
 
+_TABLES = (  # name, output columns, outcome enum, sort key (first step, fallback), buffer, row counter
+    ("irq", IRQ_COLUMNS, IrqOutcome, ("arrival_idx", "up_idx"), "out_irq", M_N_QOUT),
+    ("hc", HC_COLUMNS, HcOutcome, ("entry_idx", "exit_idx"), "out_hc", M_N_HOUT),
+    ("ipc", IPC_COLUMNS, IpcOutcome, ("call_idx", "call_idx"), "out_ipc", M_N_POUT),
+)
+
+
 class TableBuilder:
-    """Streaming derivation: ``feed`` batches in file order, then ``finish`` for the DataFrames."""
+    """Streaming derivation: ``feed`` batches in file order, then ``finish`` for the DataFrames.
+
+    Finished rows leave the kernel's output buffers as small DataFrames with narrow types (``_chunk``), so
+    the int64 buffers never hold more than ``out_rows`` rows.
+    """
 
     def __init__(self, cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> None:
         self.st = new_state(cpus, ec_cap, irq_cap, out_rows)
         self.events = 0
-        self._chunks: dict[str, list[np.ndarray]] = {"irq": [], "hc": [], "ipc": []}
+        self._chunks: dict[str, list[pl.DataFrame]] = {"irq": [], "hc": [], "ipc": []}
 
     def feed(self, b: EventBatch) -> None:
         cols = [np.ascontiguousarray(c) for c in b]
@@ -727,16 +738,21 @@ class TableBuilder:
             )
         _finish(st)
         self._drain()
-        irqs = _frame(self._chunks["irq"], IRQ_COLUMNS, "arrival_idx", IrqOutcome, "up_idx")
-        hcs = _frame(self._chunks["hc"], HC_COLUMNS, "entry_idx", HcOutcome, "exit_idx")
-        ipc = _frame(self._chunks["ipc"], IPC_COLUMNS, "call_idx", IpcOutcome, None)
+        frames = {}
+        for name, columns, outcome, (first, alt), _, _ in _TABLES:
+            chunks = self._chunks.pop(name) or [_chunk(np.zeros((0, len(columns)), np.int64), columns, outcome)]
+            df = pl.concat(chunks)
+            del chunks
+            frames[name] = df.sort(pl.coalesce(first, alt), nulls_last=True, maintain_order=True)
         no_exit = pl.col("exit_idx").is_null()
         return Tables(
-            interrupts=irqs.with_columns((pl.col("running_ts") - pl.col("arrival_ts")).alias("arrival_to_running")),
-            hypercalls=hcs.with_columns(
-                pl.when(no_exit).then(None).otherwise(pl.col(c)).alias(c) for c in ("ret_p0", "status")
-            ).with_columns((pl.col("exit_ts") - pl.col("entry_ts")).alias("duration")),
-            ipc=ipc.with_columns(
+            interrupts=frames["irq"].with_columns(
+                (pl.col("running_ts") - pl.col("arrival_ts")).alias("arrival_to_running")
+            ),
+            hypercalls=frames["hc"]
+            .with_columns(pl.when(no_exit).then(None).otherwise(pl.col(c)).alias(c) for c in ("ret_p0", "status"))
+            .with_columns((pl.col("exit_ts") - pl.col("entry_ts")).alias("duration")),
+            ipc=frames["ipc"].with_columns(
                 pl.when(pl.col("status") == -1).then(None).otherwise(pl.col("status")).alias("status"),
                 (pl.col("return_ts") - pl.col("call_ts")).alias("round_trip"),
             ),
@@ -745,11 +761,11 @@ class TableBuilder:
     # room: drain the output buffers, double the hash tables
     def _drain(self) -> None:
         st = self.st
-        for name, out, m in (("irq", st.out_irq, M_N_QOUT), ("hc", st.out_hc, M_N_HOUT), ("ipc", st.out_ipc, M_N_POUT)):
-            n = int(st.misc[m])
+        for name, columns, outcome, _, buffer, counter in _TABLES:
+            n = int(st.misc[counter])
             if n:
-                self._chunks[name].append(out[:n].copy())
-                st.misc[m] = 0
+                self._chunks[name].append(_chunk(getattr(st, buffer)[:n], columns, outcome))
+                st.misc[counter] = 0
 
     def _make_room(self) -> None:
         self._drain()
@@ -770,24 +786,21 @@ def _grow(h: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return new_h, new_data
 
 
-def _frame(
-    chunks: list[np.ndarray], columns: tuple[str, ...], order: str, outcome: type[IntEnum], alt: str | None
-) -> pl.DataFrame:
-    """Rows sorted by the event that started them; -1 in *_idx / *_ts columns become nulls."""
-    data = np.concatenate(chunks) if chunks else np.zeros((0, len(columns)), dtype=np.int64)
-    cols: dict[str, pl.Series] = {}
+def _chunk(data: np.ndarray, columns: tuple[str, ...], outcome: type[IntEnum]) -> pl.DataFrame:
+    """Output rows as a DataFrame: -1 in *_idx / *_ts columns become nulls, outcome an Enum of names."""
+    names = [m.name.lower() for m in outcome]
+    cols = []
     for j, name in enumerate(columns):
-        v = np.ascontiguousarray(data[:, j])
+        v = data[:, j].copy()  # never a view of the reused output buffer (polars may not copy)
         if name == "outcome":
-            names = [m.name.lower() for m in outcome]
-            cols[name] = pl.Series(name, np.asarray(names, dtype=object)[v], dtype=pl.Enum(names))
+            s = pl.Series(name, v).replace_strict(dict(enumerate(names)), return_dtype=pl.Enum(names))
+        elif name.endswith(("_idx", "_ts")):
+            s = pl.Series(name, v, dtype=pl.Int64)
+            s = pl.select(pl.when(s == -1).then(None).otherwise(s).alias(name)).to_series()
         else:
-            cols[name] = pl.Series(name, v.astype(_NARROW.get(name, np.int64)))
-    df = pl.DataFrame(cols)
-    when = [c for c in columns if c.endswith(("_idx", "_ts"))]
-    df = df.with_columns(pl.when(pl.col(c) == -1).then(None).otherwise(pl.col(c)).alias(c) for c in when)
-    key = pl.col(order) if alt is None else pl.coalesce(order, alt)
-    return df.sort(key, nulls_last=True, maintain_order=True)
+            s = pl.Series(name, v.astype(_NARROW.get(name, np.int64)))
+        cols.append(s)
+    return pl.DataFrame(cols)
 
 
 def derive_tables(cpus: int, batches: EventBatch | Iterable[EventBatch]) -> Tables:
