@@ -482,3 +482,14 @@ def test_batch_cuts_and_tiny_buffers_change_nothing(mixed: tuple[Trace, Tables],
     for got, want in zip(frames(tb.finish()), frames(whole), strict=True):
         assert got.equals(want)
     assert len(whole.interrupts) == 4 and len(whole.ipc) == 1
+
+
+def test_event_by_event_with_minimal_buffers(mixed: tuple[Trace, Tables]) -> None:
+    """Drains of one row at a time (a one-row chunk must not alias the reused output buffer)."""
+    t, whole = mixed
+    b = t.b.batch()
+    tb = TableBuilder(t.platform.cpus, ec_cap=1, irq_cap=1, out_rows=1)
+    for i in range(b.n):
+        tb.feed(b.slice(i, i + 1))
+    for got, want in zip(frames(tb.finish()), frames(whole), strict=True):
+        assert got.equals(want)
