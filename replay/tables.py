@@ -127,6 +127,7 @@ EMPTY = np.iinfo(np.int64).min  # free hash slot
 NOIRQ_KEY = -(1 << 62)  # arrivals without interrupt number are keyed NOIRQ_KEY - cpu
 NEED_ROOM = 1  # kernel status: a hash table or output buffer is nearly full
 OUT_ROWS = 1 << 15
+CHUNK_BYTES = 1 << 25  # finished rows gathered before they become one DataFrame chunk
 _HASH_MUL = -7046029254386353131  # 0x9E3779B97F4A7C15 as int64
 
 # event kinds and words as plain ints (frozen into the compiled code; tracefmt.jit keys the cache on them)
@@ -715,6 +716,7 @@ class TableBuilder:
         self.st = new_state(cpus, ec_cap, irq_cap, out_rows)
         self.events = 0
         self._chunks: dict[str, list[pl.DataFrame]] = {"irq": [], "hc": [], "ipc": []}
+        self._raw: dict[str, list[np.ndarray]] = {"irq": [], "hc": [], "ipc": []}  # rows not yet in a chunk
 
     def feed(self, b: EventBatch) -> None:
         cols = [np.ascontiguousarray(c) for c in b]
@@ -737,7 +739,7 @@ class TableBuilder:
                 out_ipc=np.full((need, len(IPC_COLUMNS)), -1, dtype=np.int64),
             )
         _finish(st)
-        self._drain()
+        self._drain(final=True)
         frames = {}
         for name, columns, outcome, (first, alt), _, _ in _TABLES:
             chunks = self._chunks.pop(name) or [_chunk(np.zeros((0, len(columns)), np.int64), columns, outcome)]
@@ -759,13 +761,19 @@ class TableBuilder:
         )
 
     # room: drain the output buffers, double the hash tables
-    def _drain(self) -> None:
+    def _drain(self, final: bool = False) -> None:
+        """Copy the finished rows out; every ~32 MB of them become one DataFrame chunk (fewer, larger chunks:
+        converting a chunk costs about a millisecond however small it is)."""
         st = self.st
         for name, columns, outcome, _, buffer, counter in _TABLES:
             n = int(st.misc[counter])
+            raw = self._raw[name]
             if n:
-                self._chunks[name].append(_chunk(getattr(st, buffer)[:n], columns, outcome))
+                raw.append(getattr(st, buffer)[:n].copy())
                 st.misc[counter] = 0
+            if raw and (final or sum(r.nbytes for r in raw) >= CHUNK_BYTES):
+                self._chunks[name].append(_chunk(np.concatenate(raw), columns, outcome))
+                raw.clear()
 
     def _make_room(self) -> None:
         self._drain()
@@ -791,7 +799,7 @@ def _chunk(data: np.ndarray, columns: tuple[str, ...], outcome: type[IntEnum]) -
     names = [m.name.lower() for m in outcome]
     cols = []
     for j, name in enumerate(columns):
-        v = data[:, j].copy()  # never a view of the reused output buffer (polars may not copy)
+        v = np.ascontiguousarray(data[:, j])
         if name == "outcome":
             s = pl.Series(name, v).replace_strict(dict(enumerate(names)), return_dtype=pl.Enum(names))
         elif name.endswith(("_idx", "_ts")):
