@@ -10,7 +10,7 @@ import click
 from rich.table import Table
 
 from cli.main import UserError
-from cli.output import emit_json, json_option, salvage_option, stdout, warn
+from cli.output import emit_json, json_option, progress, salvage_option, stdout, warn
 from tracefmt.io import TraceReader, open_trace
 from tracefmt.nova import API_2024, API_2026
 
@@ -207,7 +207,8 @@ def state(
     if not span[0] <= at <= span[1]:
         raise UserError(f"--at {at_text}: ts {at} is outside the trace (ts {span[0]} .. {span[1]})")
     pd = parse_id(pd_text) if pd_text is not None else None
-    res = state_at(reader, at, model_api, use_cache=not no_cache, every=every or DEFAULT_EVERY)
+    with progress(f"replaying {trace.name} to ts {at}", reader.num_rows) as advance:
+        res = state_at(reader, at, model_api, use_cache=not no_cache, every=every or DEFAULT_EVERY, advance=advance)
     for w in reader.warnings + res.warnings:
         warn(w)
     snap = res.result.snapshot()

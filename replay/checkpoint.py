@@ -23,7 +23,7 @@ import os
 import pickle
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,12 +190,13 @@ def state_at(
     use_cache: bool = True,
     every: int = DEFAULT_EVERY,
     root: Path | None = None,
+    advance: Callable[[int], None] | None = None,
 ) -> StateAt:
     """Replay ``reader`` with the reference model up to and including every event with ``ts <= at``.
 
     Equal to ``replay_reference(platform, batches, model_api, stop_at_ts=at, recorded=...)``; with the cache it
     starts from the newest checkpoint whose last event is at or before ``at`` and saves a checkpoint every
-    ``every`` events it passes beyond the newest one.
+    ``every`` events it passes beyond the newest one. ``advance(n)`` is told every event consumed or skipped.
     """
     recorded = recorded_kinds(reader.meta.provenance)
     m = ReferenceModel(reader.platform, model_api, recorded)
@@ -213,19 +214,23 @@ def state_at(
                 m = loaded
                 break
     resumed = m.events
+    tell = advance or (lambda n: None)
+    tell(resumed)
     saved = 0
     stopped = False
     for b in _events_from(reader, resumed, api):
         off = 0
         while off < b.n and not stopped:
             part = b if off == 0 else b.slice(off, b.n)
+            before = m.events
             if cache is None:
                 stopped = not m.feed(part, None, at)
+                tell(m.events - before)
                 break
             nxt = (m.events // every + 1) * every
-            before = m.events
             whole = m.feed(part, nxt, at)
             off += m.events - before
+            tell(m.events - before)
             if m.events == nxt and nxt > newest and cache.save(m):
                 saved += 1
             stopped = not whole and m.events < nxt  # an event after ``at`` came first

@@ -183,3 +183,13 @@ def test_unusual_interrupts_are_those_off_their_kinds_common_state() -> None:
     irqs[3] = {**irqs[3], "masked": False}
     irqs.append({**base, "kind": "X86_MSI", "irq": 9, "active": False})  # alone of its kind: shown
     assert [e["irq"] for e in unusual_irqs(irqs)] == [3, 9]
+
+
+def test_progress_counts_every_event_consumed_or_skipped(trace: Path, tmp_path: Path) -> None:
+    r = open_trace(trace)
+    ts = r.read_all().ts.tolist()
+    for use_cache in (False, True, True):  # the second cached query resumes from a checkpoint
+        told: list[int] = []
+        got = state_at(r, ts[200], use_cache=use_cache, every=64, root=tmp_path, advance=told.append)
+        assert sum(told) == got.result.events == sum(t <= ts[200] for t in ts)
+    assert got.resumed_from == 192
