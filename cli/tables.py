@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cli.main import UserError
 from cli.output import emit_json, json_option, progress, salvage_option, stdout, warn
-from tracefmt.events import IrqKind
+from tracefmt.events import IrqKind, Kind
 from tracefmt.io import open_trace
 
 FILES = {"interrupts": "interrupts.parquet", "hypercalls": "hypercalls.parquet", "ipc": "ipc.parquet"}
@@ -88,10 +88,12 @@ def tables(trace: Path, out: Path, as_json: bool, salvage: bool) -> None:
       novatrace tables sample_traces/x86-tiny.parquet -o tables/
       novatrace tables --json capture.parquet -o t/ | jq .latency_arrival_to_running
     """
+    from replay.reference.api import recorded_kinds
     from replay.tables import TableBuilder
 
     reader = open_trace(trace, salvage=salvage)
-    builder = TableBuilder(reader.platform.cpus)
+    recorded = recorded_kinds(reader.meta.provenance)
+    builder = TableBuilder(reader.platform.cpus, exits=recorded is None or int(Kind.HC_EXIT) in recorded)
     with progress(f"deriving tables of {trace.name}", reader.num_rows) as advance:
         for b in reader.batches():
             builder.feed(b)

@@ -53,7 +53,7 @@ class IrqOutcome(IntEnum):
 
 class HcOutcome(IntEnum):
     COMPLETE = 0  # entry and exit
-    NO_EXIT = 1  # ipc_reply: never returns (by design)
+    NO_EXIT = 1  # by design: ipc_reply never returns, a console import records no exits
     UNMATCHED_ENTRY = 2  # the EC entered another hypercall first: the exit is missing
     OPEN_AT_END = 3  # the trace ended while the call was open (e.g. blocked in a down)
     UNMATCHED_EXIT = 4  # an exit without an entry
@@ -124,7 +124,7 @@ C_LAST_SEQ, C_LOSS, C_ARR_SLOT, C_ARR_GEN, C_HC_I, C_HC_T, C_HC_CODE, C_HC_EC = 
 C_N = 8
 
 # misc counters
-M_N_EC, M_N_IRQ, M_N_QOUT, M_N_HOUT, M_N_POUT, M_GEN = range(6)
+M_N_EC, M_N_IRQ, M_N_QOUT, M_N_HOUT, M_N_POUT, M_GEN, M_NO_EXITS = range(7)
 M_N = 8
 
 EMPTY = np.iinfo(np.int64).min  # free hash slot
@@ -510,7 +510,8 @@ def _run(
                 continue
             if d[e, E_H_I] >= 0:
                 lost = _lost_since(cpus, d[e, E_H_CPU], d[e, E_H_LOSS])
-                _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_UNMATCHED_ENTRY)
+                why = HO_NO_EXIT if misc[M_NO_EXITS] else HO_LOST if lost else HO_UNMATCHED_ENTRY
+                _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, why)
             d[e, E_H_I] = g
             d[e, E_H_T] = t
             d[e, E_H_CPU] = c
@@ -685,7 +686,8 @@ def _finish(st: State) -> None:
     for e in range(misc[M_N_EC]):
         if d[e, E_H_I] >= 0:
             lost = _lost_since(cpus, d[e, E_H_CPU], d[e, E_H_LOSS])
-            _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, HO_LOST if lost else HO_OPEN_AT_END)
+            why = HO_NO_EXIT if misc[M_NO_EXITS] else HO_LOST if lost else HO_OPEN_AT_END
+            _emit_hc(ecs, misc, out_hc, e, -1, -1, -1, why)
         if d[e, E_P + P_CALL_I] >= 0:
             _emit_ipc(ech, ecs, cpus, misc, out_ipc, e, PO_OPEN_AT_END)
 
@@ -716,8 +718,12 @@ class TableBuilder:
     the int64 buffers never hold more than ``out_rows`` rows.
     """
 
-    def __init__(self, cpus: int, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS) -> None:
+    def __init__(
+        self, cpus: int, exits: bool = True, ec_cap: int = 256, irq_cap: int = 256, out_rows: int = OUT_ROWS
+    ) -> None:
+        """``exits=False``: the trace's source records no HC_EXIT (a console import, FORMAT.md 9)."""
         self.st = new_state(cpus, ec_cap, irq_cap, out_rows)
+        self.st.misc[M_NO_EXITS] = 0 if exits else 1
         self.events = 0
         self._chunks: dict[str, list[pl.DataFrame]] = {"irq": [], "hc": [], "ipc": []}
         self._raw: dict[str, list[np.ndarray]] = {"irq": [], "hc": [], "ipc": []}  # rows not yet in a chunk
@@ -815,9 +821,9 @@ def _chunk(data: np.ndarray, columns: tuple[str, ...], outcome: type[IntEnum]) -
     return pl.DataFrame(cols)
 
 
-def derive_tables(cpus: int, batches: EventBatch | Iterable[EventBatch]) -> Tables:
-    """The three tables of a trace (``cpus`` = platform.cpus)."""
-    tb = TableBuilder(cpus)
+def derive_tables(cpus: int, batches: EventBatch | Iterable[EventBatch], exits: bool = True) -> Tables:
+    """The three tables of a trace (``cpus`` = platform.cpus; ``exits`` as for ``TableBuilder``)."""
+    tb = TableBuilder(cpus, exits)
     for b in [batches] if isinstance(batches, EventBatch) else batches:
         tb.feed(b)
     return tb.finish()

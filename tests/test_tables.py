@@ -383,6 +383,16 @@ def test_hypercall_pairs_and_every_unmatched_case() -> None:
     assert k > e4
 
 
+def test_a_source_without_exits_has_no_unmatched_entries() -> None:
+    b = TraceBuilder(example_x86(cpus=2))
+    e1 = b.hc_entry(0, EC_A, Hc.CTRL_PD)
+    e2 = b.hc_entry(0, EC_A, Hc.CREATE_SM)
+    got = [(r["entry_idx"], r["outcome"]) for r in derive_tables(2, b.batch(), exits=False).hypercalls.to_dicts()]
+    assert got == [(e1, "no_exit"), (e2, "no_exit")]
+    got = [(r["entry_idx"], r["outcome"]) for r in tables(b).hypercalls.to_dicts()]
+    assert got == [(e1, "unmatched_entry"), (e2, "open_at_end")]
+
+
 def test_hypercall_open_across_a_gap_is_lost() -> None:
     b = TraceBuilder(example_x86(cpus=2))
     e = b.hc_entry(0, EC_A, Hc.CTRL_SM, flags=D)
@@ -501,7 +511,7 @@ def test_batch_cuts_and_tiny_buffers_change_nothing(mixed: tuple[Trace, Tables],
     t, whole = mixed
     b = t.b.batch()
     points = sorted({0, b.n, *(c % (b.n + 1) for c in cuts)})
-    tb = TableBuilder(t.platform.cpus, ec_cap=1, irq_cap=1, out_rows=1)
+    tb = TableBuilder(t.platform.cpus, True, ec_cap=1, irq_cap=1, out_rows=1)
     for lo, hi in itertools.pairwise(points):
         tb.feed(b.slice(lo, hi))
     for got, want in zip(frames(tb.finish()), frames(whole), strict=True):
@@ -513,7 +523,7 @@ def test_event_by_event_with_minimal_buffers(mixed: tuple[Trace, Tables]) -> Non
     """Drains of one row at a time (a one-row chunk must not alias the reused output buffer)."""
     t, whole = mixed
     b = t.b.batch()
-    tb = TableBuilder(t.platform.cpus, ec_cap=1, irq_cap=1, out_rows=1)
+    tb = TableBuilder(t.platform.cpus, True, ec_cap=1, irq_cap=1, out_rows=1)
     for i in range(b.n):
         tb.feed(b.slice(i, i + 1))
     for got, want in zip(frames(tb.finish()), frames(whole), strict=True):
