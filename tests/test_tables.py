@@ -12,13 +12,13 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from test_reference_ipc import reply_to_root
+from test_reference_ipc import _busy_callee, reply_to_root, sw
 from test_reference_irq import SEL, arrive, assign, assign26, dc_2026, int_sm_2026, irq_ev, pull_int
 from test_reference_support import EVT, Trace, enter_local, start_global, x86
 
 from replay.reference import replay_reference
 from replay.tables import TableBuilder, Tables, derive_tables
-from tracefmt.builder import TraceBuilder
+from tracefmt.builder import TraceBuilder, hypercall_word
 from tracefmt.events import IrqCause, IrqKind, KillReason, Kind, SwitchReason, UpCause, WakeReason
 from tracefmt.nova import FlagAssignInt2024, FlagCtrlSm, Hc, Ipi, Status
 from tracefmt.platform import example_arm, example_x86
@@ -472,6 +472,50 @@ def test_startup_event_is_an_ipc_to_its_handler() -> None:
         "outcome": "replied",
     }
     assert sub(row, expected) == expected
+
+
+def test_killed_callee_aborts_the_call() -> None:
+    t = Trace(x86())
+    ids = t.ids
+    local, portal = enter_local(t)
+    kill = t.b.event(0, Kind.EC_KILL, ec=local, killed=local, kill_reason=KillReason.PT_NOT_FOUND)
+    sw(t, 0, local, ids.root_ec, ids.root_sc, ids.root_sc, SwitchReason.KILL)
+    x = t.b.hc_exit(0, ids.root_ec, Hc.IPC_CALL, Status.ABORTED)
+    t.ec = ids.root_ec
+    x2 = t.call(Hc.IPC_CALL, Status.ABORTED, sel=portal)  # the dead callee aborts at once
+    clean(t)
+    got = [(r["callee"], r["reply_idx"], r["return_idx"], r["status"], r["outcome"]) for r in tables(t).ipc.to_dicts()]
+    assert got == [(local, None, x, int(Status.ABORTED), "aborted"), (-1, None, x2, int(Status.ABORTED), "aborted")]
+    assert kill < x
+
+
+def test_helping_then_rendezvous_on_the_retry() -> None:
+    t = Trace(x86())
+    ids = t.ids
+    o = _busy_callee(t)
+    g2_call = t.b.hc_entry(1, o["g2"], Hc.IPC_CALL, sel=0x320)  # L1 is busy and blocked: G2 helps, parks
+    sw(t, 1, o["g2"], ids.idle_ec[1], o["g2sc"], ids.idle_sc[1], SwitchReason.BLOCK)
+    t.call(Hc.CTRL_SM, None, sel=0x100)
+    t.event(Kind.SM_UP, sm=o["sm"], counter=0, woken=o["l1"], up_cause=UpCause.HYPERCALL, irq=-1)
+    t.event(Kind.EC_WAKE, woken=o["l1"], wake_reason=WakeReason.SM_UP, object=o["sm"], target_cpu=1)
+    t.event(Kind.IPI_SEND, target_cpu=1, ipi=Ipi.RRQ)
+    t.b.hc_exit(0, ids.root_ec, Hc.CTRL_SM, Status.SUCCESS)
+    t.b.event(1, Kind.IPI_RECV, ec=ids.idle_ec[1], source_cpu=0, ipi=Ipi.RRQ)
+    sw(t, 1, ids.idle_ec[1], o["l1"], ids.idle_sc[1], o["gsc"], SwitchReason.WAKE)
+    t.b.hc_exit(1, o["l1"], Hc.CTRL_SM, Status.SUCCESS)
+    reply = t.b.hc_entry(1, o["l1"], Hc.IPC_REPLY, p1=7)
+    sw(t, 1, o["l1"], o["g"], o["gsc"], o["gsc"], SwitchReason.IPC_REPLY)
+    ret = t.b.hc_exit(1, o["g"], Hc.IPC_CALL, hypercall_word(t.platform.api, Hc.IPC_CALL, 0x320), out_p1=7)
+    t.b.hc_entry(1, o["g"], Hc.CTRL_SM, sel=0x100, flags=FlagCtrlSm.D)
+    t.b.event(1, Kind.SM_BLOCK, ec=o["g"], sm=o["sm"], deadline=0, sc=o["gsc"])
+    sw(t, 1, o["g"], o["g2"], o["gsc"], o["g2sc"], SwitchReason.BLOCK)
+    retry = sw(t, 1, o["g2"], o["l1"], o["g2sc"], o["g2sc"], SwitchReason.IPC_CALL)  # no new HC_ENTRY
+    clean(t)
+    calls = rows(tables(t).ipc, via=0)
+    got = [(r["caller"], r["callee"], r["reply_idx"], r["return_idx"], r["outcome"]) for r in calls]
+    assert got == [(o["g"], o["l1"], reply, ret, "replied"), (o["g2"], o["l1"], None, None, "open_at_end")]
+    assert (calls[1]["call_idx"], calls[1]["switch_idx"]) == (g2_call, retry)
+    assert [r["outcome"] for r in rows(tables(t).ipc, via=1)] == ["replied", "replied"]  # the two STARTUPs
 
 
 def test_call_still_waiting_for_its_reply_is_open() -> None:
