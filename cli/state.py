@@ -194,7 +194,7 @@ def state(
 
     \b
     Example:
-      novatrace state sample_traces/x86-tiny.parquet --at +0.000005s
+      novatrace state sample_traces/x86-tiny.parquet --at +0.000009s
       novatrace state sample_traces/x86-tiny.parquet --at 27800 --pd 0xffff8000001001c0 --json | jq .pd_caps
     """
     from replay.checkpoint import DEFAULT_EVERY, state_at
