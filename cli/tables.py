@@ -18,6 +18,13 @@ FILES = {"interrupts": "interrupts.parquet", "hypercalls": "hypercalls.parquet",
 PERCENTILES = (0.5, 0.9, 0.99)
 
 
+def kind_name(kind: int) -> str:
+    try:
+        return IrqKind(kind).name
+    except ValueError:
+        return str(kind)
+
+
 def latency_summary(irqs: pl.DataFrame, stc_hz: int) -> list[dict[str, Any]]:
     """Arrival -> waiter running per interrupt kind: count and percentiles in ticks and microseconds."""
     lat = irqs.filter(pl.col("arrival_to_running").is_not_null())
@@ -28,7 +35,7 @@ def latency_summary(irqs: pl.DataFrame, stc_hz: int) -> list[dict[str, Any]]:
         ticks["max"] = int(s.max())  # type: ignore[arg-type]
         out.append(
             {
-                "irq_kind": IrqKind(kind).name if kind in IrqKind._value2member_map_ else str(kind),
+                "irq_kind": kind_name(kind),
                 "count": len(s),
                 "ticks": ticks,
                 "us": {k: v * 1e6 / stc_hz for k, v in ticks.items()},
