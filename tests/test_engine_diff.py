@@ -109,7 +109,8 @@ def test_every_single_mutation_agrees() -> None:
             exact = kind not in INPUT_KINDS  # a missing input: the reference may know more (see _agree)
             _agree(t.platform, _dropped(b, j, gap=False), f"{name}: {Kind(kind).name} at {j} not recorded", exact)
             _agree(t.platform, _dropped(b, j, gap=True), f"{name}: {Kind(kind).name} at {j} lost")
-            _agree(t.platform, _doubled(b, j), f"{name}: {Kind(kind).name} at {j} recorded twice")
+            # a record written twice: the engine's exit claim covers only plain non-switching calls
+            _agree(t.platform, _doubled(b, j), f"{name}: {Kind(kind).name} at {j} recorded twice", exact=False)
             _agree(t.platform, b.slice(j, b.n), f"{name}: cut at {j}")
 
 

@@ -27,6 +27,7 @@ from replay.engine.state import (
     G_LOSSES,
     G_NF,
     G_NOBJ,
+    G_TIMEOUTS,
     State,
     grown_findings,
     grown_objects,
@@ -78,6 +79,7 @@ CLAIMED_CODES = frozenset(
     int(c)
     for c in (
         FindingCode.MISSING_EXIT,
+        FindingCode.EARLY_TIMEOUT,
         FindingCode.UNEXPECTED_EXIT,
         FindingCode.BAD_INPUT_CPU,
         FindingCode.SELECTOR_ALIASED,
@@ -221,6 +223,7 @@ class Engine:
                 "hypercall_entries": int(g[G_CALLS]),
                 "exits_paired": int(g[G_EXITS_SEEN]),
                 "exits_learned": int(g[G_EXITS_LEARNED]),
+                "timeouts_checked": int(g[G_TIMEOUTS]),
                 "rules": sorted(FindingCode(c).name for c in CLAIMED_CODES),
             },
             "unchecked": {

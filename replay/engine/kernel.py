@@ -40,6 +40,7 @@ from replay.engine.state import (
     G_LOSSES,
     G_NF,
     G_NOBJ,
+    G_TIMEOUTS,
     HORIZON,
     State,
 )
@@ -67,9 +68,11 @@ _HC_NONE = int(Hc.NONE)
 _HC_IPC_CALL = int(Hc.IPC_CALL)
 _HC_IPC_REPLY = int(Hc.IPC_REPLY)
 _HC_CREATE_EC = int(Hc.CREATE_EC)
+_HC_CREATE_SM = int(Hc.CREATE_SM)
 _N_HC = int(Hc.RESERVED) + 1
 
 _EC_TYPE = int(ObjType.EC)
+_SM_TYPE = int(ObjType.SM)
 _SUCCESS = int(Status.SUCCESS)
 _MAX_STATUS = int(Status.MEM_CAP)
 _NUM_MASK = P0_NUMBER_MASK
@@ -86,6 +89,7 @@ _INPUT = int(Explanation.INPUT)
 _NO_EPOCH = -1  # report(): the finding is not tied to an earlier action
 
 _C_MISSING_EXIT = int(FindingCode.MISSING_EXIT)
+_C_EARLY_TIMEOUT = int(FindingCode.EARLY_TIMEOUT)
 _C_UNEXPECTED_EXIT = int(FindingCode.UNEXPECTED_EXIT)
 _C_UNKNOWN_OBJECT = int(FindingCode.UNKNOWN_OBJECT)
 _C_BAD_INPUT_CPU = int(FindingCode.BAD_INPUT_CPU)
@@ -228,6 +232,7 @@ def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: in
             st.o_known[o] = 0
             st.o_call[o] = -1
             st.o_blocked[o] = 0
+        st.o_sure[o] = 0  # every counter and wait queue (MODEL.md 3.4)
 
 
 # --- hypercalls -------------------------------------------------------------------------------------------------
@@ -311,8 +316,10 @@ def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
     if call < 0:
         late = st.o_missed[o] == (w4 & _NUM_MASK)
         st.o_missed[o] = -1
-        # inside a loss horizon the reference may have been learning (state the gap made unknown): stay silent
-        if st.o_known[o] and not st.c_learning[c] and not late and st.c_horizon[c] == 0:
+        # claimed only inside a plain non-switching call's action (anything else may have made the reference
+        # learn), and not inside a loss horizon (state the gap made unknown)
+        clean = st.c_act[c] >= 0 and not st.c_learning[c] and st.c_horizon[c] == 0
+        if st.o_known[o] and clean and not late:
             expl = _explain(st, c, _NO_EPOCH)
             _report(st, _C_UNEXPECTED_EXIT, expl, event, ts, c, _HC_EXIT, e, -1, -1, hk)
         else:
@@ -325,12 +332,10 @@ def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
         _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, _HC_EXIT, e, -1, w0, call)
     elif call == _HC_IPC_CALL and not 0 <= w0 <= _MAX_STATUS:
         status = _SUCCESS
-    if st.o_blocked[o] and st.c_horizon[c] == 0:
-        expl = _explain(st, c, st.o_cepoch[o])
-        _report(st, _C_UNEXPECTED_EXIT, expl, event, ts, c, _HC_EXIT, e, -1, status if valid else -1, call)
-        st.o_blocked[o] = 0
-    else:
-        st.g[G_EXITS_SEEN] += 1
+    st.o_blocked[o] = 0  # an exit while blocked: only the reference's semaphore state can judge it
+    st.g[G_EXITS_SEEN] += 1
+    if call == _HC_CREATE_SM and status == _SUCCESS and w3 != 0 and w3 != -1:
+        st.o_sure[intern(st, w3)] = 1
     if call == _HC_CREATE_EC and status == _SUCCESS and w3 != 0 and w3 != -1:
         n = _ec(st, w3, -1)
         st.o_known[n] = 1  # a new EC waits for its first event: known
@@ -357,10 +362,54 @@ def _released(st: State, key: int, only_blocked: bool) -> None:
         st.o_known[o] = 0
 
 
+@njit(cache=True, inline="always", _nrt=False)
+def _uncertain_sm(st: State, c: int, key: int) -> None:
+    """An up or block on an SM whose state the reference may not know: it learns the CPU's outputs until the
+    next input (MODEL.md 3.2), so the engine claims nothing there either. After any loss or a cold start
+    capabilities are unknown and a ctrl_sm through one forgets every SM: then no SM is certain any more."""
+    o = lookup(st, key) if key != 0 and key != -1 else -1
+    if st.g[G_COLD] or st.g[G_LOSSES] > 0 or o < 0 or not st.o_sure[o]:
+        st.c_learning[c] = 1
+
+
+@njit(cache=True, _nrt=False)
+def _check_wake(st: State, c: int, w: int, reason: int, target: int) -> None:
+    """An EC_WAKE the recorded up / timer of this action does not explain, or naming another CPU than the
+    woken EC's: the reference reports a mismatch and learns the rest of the action - so the engine claims
+    nothing until the CPU's next input."""
+    o = lookup(st, w) if w != 0 and w != -1 else -1
+    odd = (reason == _WAKE_SM_UP and w != st.c_woken[c]) or (reason == _WAKE_TIMEOUT and w != st.c_tmo[c])
+    if odd or (o >= 0 and st.o_cpu[o] >= 0 and target != st.o_cpu[o]):
+        st.c_learning[c] = 1
+
+
+@njit(cache=True, _nrt=False)
+def _timeout(st: State, event: int, ts: int, c: int, key: int, deadline: int) -> None:
+    """TIMEOUT(HYPERCALL, W, deadline): W blocked with that deadline armed must not wake before it."""
+    if key == 0 or key == -1:
+        return
+    o = lookup(st, key)
+    if o < 0:
+        return
+    if st.o_blocked[o] and st.o_deadline[o] != 0 and st.o_deadline[o] == deadline:
+        st.g[G_TIMEOUTS] += 1
+        if ts < deadline:
+            _report(st, _C_EARLY_TIMEOUT, _explain(st, c, _NO_EPOCH), event, ts, c, _TIMEOUT, key, deadline, ts, -1)
+    _released(st, key, True)
+
+
 @njit(cache=True, _nrt=False)
 def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
-    """OBJ_CREATED of an EC: boot announcements (idle ECs become current), or a create_ec's new EC."""
-    if (w1 >> 8) != _EC_TYPE or w0 == 0 or w0 == -1:
+    """OBJ_CREATED of an EC or SM: boot announcements (idle ECs become current), or a create_ec's new EC /
+    create_sm's new SM."""
+    if w0 == 0 or w0 == -1:
+        return
+    if (w1 >> 8) == _SM_TYPE:
+        creator = lookup(st, e) if e != 0 and e != -1 else -1
+        if booting or (creator >= 0 and st.o_call[creator] == _HC_CREATE_SM):
+            st.o_sure[intern(st, w0)] = 1
+        return
+    if (w1 >> 8) != _EC_TYPE:
         return
     if booting:
         o = _ec(st, w0, -1)
@@ -440,31 +489,47 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
     if flushing:
         _flush(st, event, ts, c, k)
         st.c_learning[c] = 0
+        st.c_woken[c] = 0
+        st.c_act[c] = h if k == _HC_ENTRY and h < _N_HC and st.nonswitch[h] else -1
+        st.c_tmo[c] = w1 if k == _TIMEOUT and w0 == _TO_HYPERCALL else 0
         if st.c_horizon[c] > 0:
             st.c_horizon[c] -= 1
     if (flushing or k == _MARKER) and e != 0 and e != -1:
         st.c_cur[c] = e
+    if not flushing and k != _HC_EXIT and k != _OBJ_CREATED and k != _MARKER:
+        st.c_act[c] = -1  # the action did more than return: only the reference can judge what follows
     if k == _HC_ENTRY:
         _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4)
     elif k == _HC_EXIT:
         _hc_exit(st, event, ts, c, h, e, w0, w3, w4)
     elif k == _SM_BLOCK:
+        _uncertain_sm(st, c, w0)
         if e != 0 and e != -1:
-            st.o_blocked[_ec(st, e, c)] = 1
+            o = _ec(st, e, c)
+            st.o_blocked[o] = 1
+            st.o_deadline[o] = w1
     elif k == _SM_UP:
+        _uncertain_sm(st, c, w0)
+        if w2 != 0 and w2 != -1:
+            o = lookup(st, w2)
+            if o < 0 or not st.o_blocked[o]:
+                st.c_learning[c] = 1  # woke an EC not known to wait: the reference fixes up and learns
+        st.c_woken[c] = w2
         _released(st, w2, False)
     elif k == _EC_WAKE:
+        _check_wake(st, c, w0, w1, w3)
         if w1 in (_WAKE_SM_UP, _WAKE_TIMEOUT):
             _released(st, w0, True)
     elif k == _TIMEOUT:
         if w0 == _TO_HYPERCALL:
-            _released(st, w1, True)
+            _timeout(st, event, ts, c, w1, w2)
     elif k == _SCHED_SWITCH:
         if w1 != 0 and w1 != -1:
             st.c_cur[c] = w1
             o = lookup(st, w1)
-            if o >= 0:
-                st.o_blocked[o] = 0  # it runs: released, whether or not the release was recorded
+            if o >= 0 and st.o_blocked[o]:  # it runs: released, but the recording did not show how -
+                st.o_blocked[o] = 0  # the reference has a mismatch there and learns: claim nothing
+                st.c_learning[c] = 1
         if w3 != 0 and w3 != -1:
             st.c_sc[c] = 1
     elif k == _OBJ_CREATED:

@@ -25,6 +25,7 @@ G_LAST_TS = 9  # ts of the last consumed event
 G_CALLS = 10  # hypercall entries whose exit pairing was checked
 G_EXITS_SEEN = 11  # HC_EXITs paired with an open call
 G_EXITS_LEARNED = 12  # HC_EXITs adopted without a check (unknown continuation, learning CPU)
+G_TIMEOUTS = 13  # hypercall timeouts checked against their armed deadline
 G_SIZE = 16
 
 # --- columns of a finding row
@@ -49,12 +50,17 @@ class State(NamedTuple):
     o_blocked: np.ndarray  # int8: blocked in ctrl_sm down (SM_BLOCK seen, not released)
     o_missed: np.ndarray  # int16: raw number of a call closed as MISSING_EXIT, -1 none
     o_carg: np.ndarray  # int64: an argument of the open call the exit needs (create_ec: bind_cpu)
+    o_sure: np.ndarray  # int8: an SM whose counter and wait queue the reference knows (introduced, no loss)
+    o_deadline: np.ndarray  # int64: an EC's armed ctrl_sm down deadline (SM_BLOCK word), 0 none
     c_cur: np.ndarray  # int64[cpus]: current EC id, 0 unknown
     c_last_seq: np.ndarray  # int64[cpus]
     c_has_last: np.ndarray  # int8[cpus]
     c_last_ts: np.ndarray  # int64[cpus]
     c_horizon: np.ndarray  # int32[cpus]: inputs still inside the loss horizon
     c_learning: np.ndarray  # int8[cpus]: post-gap until the CPU's next input
+    c_woken: np.ndarray  # int64[cpus]: EC the CPU's last SM_UP woke since its last input, 0 none
+    c_tmo: np.ndarray  # int64[cpus]: EC whose hypercall timeout fired in the CPU's current action, 0 none
+    c_act: np.ndarray  # int16[cpus]: Hc of the CPU's current action while it is a plain non-switching call, -1
     c_sc: np.ndarray  # int8[cpus]: the current SC is known (a switch or the boot showed it)
     c_pend: np.ndarray  # int32[cpus]: object index of the EC whose HC_EXIT must come before the next input
     findings: np.ndarray  # int64[cap, F_COLS]
@@ -83,12 +89,17 @@ def new_state(
         o_blocked=np.zeros(objs, np.int8),
         o_missed=np.full(objs, -1, np.int16),
         o_carg=np.zeros(objs, np.int64),
+        o_sure=np.zeros(objs, np.int8),
+        o_deadline=np.zeros(objs, np.int64),
         c_cur=np.zeros(cpus, np.int64),
         c_last_seq=np.zeros(cpus, np.int64),
         c_has_last=np.zeros(cpus, np.int8),
         c_last_ts=np.zeros(cpus, np.int64),
         c_horizon=np.zeros(cpus, np.int32),
         c_learning=np.zeros(cpus, np.int8),
+        c_woken=np.zeros(cpus, np.int64),
+        c_tmo=np.zeros(cpus, np.int64),
+        c_act=np.full(cpus, -1, np.int16),
         c_sc=np.zeros(cpus, np.int8),
         c_pend=np.full(cpus, -1, np.int32),
         findings=np.zeros((findings, F_COLS), np.int64),
@@ -110,6 +121,8 @@ _OBJ_FIELDS = (
     "o_blocked",
     "o_missed",
     "o_carg",
+    "o_sure",
+    "o_deadline",
 )
 _OBJ_FILL = {"o_cpu": -1, "o_call": -1, "o_missed": -1}
 
