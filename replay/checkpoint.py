@@ -206,13 +206,12 @@ def state_at(
     if use_cache:
         key = trace_key(reader, api, recorded)
         cache = Cache((root or cache_root()) / key, key)
-        known = cache.list()
-        newest = known[-1].events if known else 0
-        for c in reversed([c for c in known if c.ts <= at]):
+        for c in reversed([c for c in cache.list() if c.ts <= at]):
             loaded = cache.load(c)
             if loaded is not None:
                 m = loaded
                 break
+        newest = max((c.events for c in cache.list()), default=0)  # bad files are gone: written again
     resumed = m.events
     tell = advance or (lambda n: None)
     tell(resumed)
@@ -238,4 +237,11 @@ def state_at(
             break
     if not stopped:
         m.finish()  # the whole trace was consumed (as replay_reference does)
-    return StateAt(Result(m), resumed, saved, cache.warnings if cache is not None else [])
+    return StateAt(Result(m), resumed, saved, _one_warning(cache.warnings) if cache is not None else [])
+
+
+def _one_warning(problems: list[str]) -> list[str]:
+    """However many checkpoints were bad, the user hears about it once."""
+    if len(problems) <= 1:
+        return problems
+    return [f"{problems[0]}; and {len(problems) - 1} more checkpoint problem(s) in the same cache"]

@@ -69,22 +69,24 @@ def test_corrupt_and_stale_checkpoints_are_ignored_with_one_warning(trace: Path,
     state_at(r, ts[-1], every=50, root=tmp_path)
     ckpts = sorted(tmp_path.rglob("*.ckpt"), key=lambda p: int(p.stem.split("-")[0]))
     assert len(ckpts) == len(ts) // 50
-    newest = ckpts[-1]
-    newest.write_bytes(newest.read_bytes()[:100] + b"garbage")  # cut and damaged
+    for bad in ckpts[-2:]:
+        bad.write_bytes(bad.read_bytes()[:100] + b"garbage")  # cut and damaged
     got = state_at(r, ts[-1], every=50, root=tmp_path)
-    assert len(got.warnings) == 1 and str(newest) in got.warnings[0]
-    assert got.resumed_from == int(ckpts[-2].stem.split("-")[0])  # the next older one
+    assert len(got.warnings) == 1 and str(ckpts[-1]) in got.warnings[0] and "1 more" in got.warnings[0]
+    assert got.resumed_from == int(ckpts[-3].stem.split("-")[0])  # the newest good one
     assert canon(got.result.snapshot()) == canon(full(r, ts[-1]).snapshot())
-    # stale: a checkpoint written under another key (another trace or model version) is not resumed
-    older = ckpts[-2]
-    with open(older, "rb") as f:
-        header = pickle.load(f)
-        rest = f.read()
-    with open(older, "wb") as f:
-        pickle.dump({**header, "key": "another trace"}, f)
-        f.write(rest)
+    assert sorted(tmp_path.rglob("*.ckpt")) == sorted(ckpts)  # the damaged ones were written again
+    # stale: checkpoints written under another key (another trace or model version) are not resumed
+    for c in ckpts:
+        with open(c, "rb") as f:
+            header = pickle.load(f)
+            rest = f.read()
+        with open(c, "wb") as f:
+            pickle.dump({**header, "key": "another trace"}, f)
+            f.write(rest)
     got = state_at(r, ts[-1], every=50, root=tmp_path)
     assert len(got.warnings) == 1 and "stale" in got.warnings[0]
+    assert got.resumed_from == 0
     assert canon(got.result.snapshot()) == canon(full(r, ts[-1]).snapshot())
 
 
