@@ -4,6 +4,7 @@ checkpoints.
     python benchmarks/bench_tables.py                        # tables at 10^5, 10^6, 10^7 events; state at 10^5
     python benchmarks/bench_tables.py --state-sizes 100000 1000000
     python benchmarks/bench_tables.py --sizes 100000000      # 10^8 (optional, ~7 GB of Parquet work)
+    python benchmarks/bench_tables.py --input synth          # healthy ``novatrace synth`` traces instead
 
 Input: a correct kernel run built from the hand-written test sequences (tests/test_tables.py): boot, an
 interrupt semaphore and a local EC, then one cycle repeated - a level-pin interrupt wakes the root EC, the root
@@ -94,6 +95,13 @@ def generate(n: int, path: Path) -> int:
     return total
 
 
+def synth(n: int, path: Path) -> int:
+    """A healthy ``novatrace synth`` trace of about ``n`` events (4 CPUs, seed 1); returns its event count."""
+    cmd = [sys.executable, "-c", "from cli.main import run; run()", "synth", "-o", str(path), "--events", str(n)]
+    out = subprocess.run([*cmd, "--seed", "1", "--force", "--json"], check=True, capture_output=True, text=True)
+    return int(json.loads(out.stdout)["events"])
+
+
 def measure_tables(path: Path) -> dict[str, object]:
     from replay.tables import TableBuilder
     from tracefmt.io import open_trace
@@ -177,6 +185,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="*", default=[10**5, 10**6, 10**7])
     ap.add_argument("--state-sizes", type=int, nargs="*", default=[10**5])
+    ap.add_argument("--input", choices=["pattern", "synth"], default="pattern", help="tiled test cycle or synth")
     ap.add_argument("--measure-tables", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--measure-state", type=Path, nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
@@ -186,19 +195,21 @@ def main() -> None:
     if a.measure_state:
         print(json.dumps(measure_state(*a.measure_state)))
         return
+    make = synth if a.input == "synth" else generate
     with tempfile.TemporaryDirectory() as d:
         warm = Path(d) / "warm.parquet"
         generate(2000, warm)
         child(["--measure-tables", str(warm)])  # compile once, outside the measurements
         for n in a.sizes:
             p = Path(d) / f"t{n}.parquet"
-            generate(n, p)
-            print(json.dumps(child(["--measure-tables", str(p)])), flush=True)
+            make(n, p)
+            print(json.dumps({"input": a.input, **child(["--measure-tables", str(p)])}), flush=True)
             p.unlink()
         for n in a.state_sizes:
             p = Path(d) / f"s{n}.parquet"
-            generate(n, p)
-            print(json.dumps(child(["--measure-state", str(p), str(Path(d) / f"cache{n}")])), flush=True)
+            make(n, p)
+            result = child(["--measure-state", str(p), str(Path(d) / f"cache{n}")])
+            print(json.dumps({"input": a.input, **result}), flush=True)
 
 
 if __name__ == "__main__":
