@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from tracefmt.jit import configure
 
@@ -807,18 +808,13 @@ def _grow(h: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _chunk(data: np.ndarray, columns: tuple[str, ...], outcome: type[IntEnum]) -> pl.DataFrame:
     """Output rows as a DataFrame: -1 in *_idx / *_ts columns become nulls, outcome an Enum of names."""
     names = [m.name.lower() for m in outcome]
-    cols = []
+    arrays = []
     for j, name in enumerate(columns):
-        v = np.ascontiguousarray(data[:, j])
-        if name == "outcome":
-            s = pl.Series(name, v).replace_strict(dict(enumerate(names)), return_dtype=pl.Enum(names))
-        elif name.endswith(("_idx", "_ts")):
-            s = pl.Series(name, v, dtype=pl.Int64)
-            s = pl.select(pl.when(s == -1).then(None).otherwise(s).alias(name)).to_series()
-        else:
-            s = pl.Series(name, v.astype(_NARROW.get(name, np.int64)))
-        cols.append(s)
-    return pl.DataFrame(cols)
+        v = np.ascontiguousarray(data[:, j]).astype(_NARROW.get(name, np.int64))  # a copy, never a buffer view
+        arrays.append(pa.array(v, mask=v == -1 if name.endswith(("_idx", "_ts")) else None))
+    df = pl.from_arrow(pa.table(arrays, names=list(columns)))
+    assert isinstance(df, pl.DataFrame)
+    return df.with_columns(pl.col("outcome").replace_strict(dict(enumerate(names)), return_dtype=pl.Enum(names)))
 
 
 def derive_tables(cpus: int, batches: EventBatch | Iterable[EventBatch], exits: bool = True) -> Tables:
