@@ -417,8 +417,8 @@ def _remote_delivery(OUT, G, S, rng, L, P, CH, CP, c, k):
 
 
 @njit(cache=True)
-def _client_body(OUT, G, S, rng, L, P, CP, c, may_notify):
-    """The client calls its CPU's server (IPC rendezvous on its own SC), maybe wakes a peer, sleeps again."""
+def _client_call(OUT, G, S, rng, L, P, CP, c):
+    """The client calls its CPU's server: IPC rendezvous on the client's SC, the reply, the call returns."""
     cl, csc, srv = CP[c, CP_CL_EC], CP[c, CP_CL_SC], CP[c, CP_SRV]
     call = _word(CP[c, CP_PORTAL], 0, P[P_N_IPC_CALL])
     _emit(OUT, G, S, rng, L, P, c, K_HC_ENTRY, cl, call, _below(rng, 32), 0, 0, 0)
@@ -428,7 +428,27 @@ def _client_body(OUT, G, S, rng, L, P, CP, c, may_notify):
     _emit(OUT, G, S, rng, L, P, c, K_HC_ENTRY, srv, P[P_N_IPC_REPLY], rmtd, 0, 0, 0)
     _emit(OUT, G, S, rng, L, P, c, K_SWITCH, cl, srv, cl, csc, csc, SW_IPC_REPLY)
     _emit(OUT, G, S, rng, L, P, c, K_HC_EXIT, cl, call, rmtd, 0, 0, P[P_N_IPC_CALL])
-    if may_notify and P[P_NCPU] > 1 and _below(rng, 2) == 0:
+
+
+@njit(cache=True)
+def _client_sleep(OUT, G, S, rng, L, P, CP, c):
+    """The client waits on its semaphore with a deadline (woken by the timer or by a peer's up)."""
+    cl, csc = CP[c, CP_CL_EC], CP[c, CP_CL_SC]
+    _work(G, rng, P, c, 1)
+    deadline = G[c, G_CLOCK] + P[P_PERIOD] // 2 + _below(rng, P[P_PERIOD])
+    _emit(OUT, G, S, rng, L, P, c, K_HC_ENTRY, cl, _word(CP[c, CP_CL_SEL], FLAG_D, P[P_N_CTRL_SM]), deadline, 0, 0, 0)
+    _emit(OUT, G, S, rng, L, P, c, K_BLOCK, cl, CP[c, CP_CL_SM], deadline, csc, 0, 0)
+    _emit(OUT, G, S, rng, L, P, c, K_SWITCH, CP[c, CP_IDLE_EC], cl, CP[c, CP_IDLE_EC], csc, CP[c, CP_IDLE_SC], SW_BLOCK)
+    CP[c, CP_CL_DL] = deadline
+    G[c, G_BUSY] = G[c, G_CLOCK]
+
+
+@njit(cache=True)
+def _client_body(OUT, G, S, rng, L, P, CP, c):
+    """A client's round: call the server, maybe wake a client of another CPU (semaphore up + RRQ IPI), sleep."""
+    _client_call(OUT, G, S, rng, L, P, CP, c)
+    cl = CP[c, CP_CL_EC]
+    if P[P_NCPU] > 1 and _below(rng, 2) == 0:
         b = _below(rng, P[P_NCPU] - 1)
         b = b + 1 if b >= c else b
         t = G[c, G_CLOCK]
@@ -442,18 +462,12 @@ def _client_body(OUT, G, S, rng, L, P, CP, c, may_notify):
             _emit(OUT, G, S, rng, L, P, c, K_HC_EXIT, cl, ST_OK, 0, 0, 0, n_sm)
             G[b, G_CLOCK] = G[c, G_CLOCK] + 1 + _below(rng, P[P_GAP] * 8)
             _emit(OUT, G, S, rng, L, P, b, K_IPI_RECV, CP[b, CP_IDLE_EC], c, RRQ, 0, 0, 0)
-            _wake_run(
-                OUT, G, S, rng, L, P, b, CP[b, CP_IDLE_EC], CP[b, CP_IDLE_SC], peer, CP[b, CP_CL_SC], SW_WAKE, ST_OK
-            )
-            _client_body(OUT, G, S, rng, L, P, CP, b, False)
+            idle_b, isc_b = CP[b, CP_IDLE_EC], CP[b, CP_IDLE_SC]
+            _wake_run(OUT, G, S, rng, L, P, b, idle_b, isc_b, peer, CP[b, CP_CL_SC], SW_WAKE, ST_OK)
+            _client_call(OUT, G, S, rng, L, P, CP, b)
+            _client_sleep(OUT, G, S, rng, L, P, CP, b)
             G[b, G_FREE] = G[b, G_CLOCK]
-    _work(G, rng, P, c, 1)
-    deadline = G[c, G_CLOCK] + P[P_PERIOD] // 2 + _below(rng, P[P_PERIOD])
-    _emit(OUT, G, S, rng, L, P, c, K_HC_ENTRY, cl, _word(CP[c, CP_CL_SEL], FLAG_D, P[P_N_CTRL_SM]), deadline, 0, 0, 0)
-    _emit(OUT, G, S, rng, L, P, c, K_BLOCK, cl, CP[c, CP_CL_SM], deadline, csc, 0, 0)
-    _emit(OUT, G, S, rng, L, P, c, K_SWITCH, CP[c, CP_IDLE_EC], cl, CP[c, CP_IDLE_EC], csc, CP[c, CP_IDLE_SC], SW_BLOCK)
-    CP[c, CP_CL_DL] = deadline
-    G[c, G_BUSY] = G[c, G_CLOCK]
+    _client_sleep(OUT, G, S, rng, L, P, CP, c)
 
 
 @njit(cache=True)
@@ -598,7 +612,7 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
         _timer_wake(
             OUT, G, S, rng, L, P, c, CP[c, CP_CL_EC], CP[c, CP_CL_SC], CP[c, CP_CL_SM], CP[c, CP_CL_DL], idle, isc
         )
-        _client_body(OUT, G, S, rng, L, P, CP, c, True)
+        _client_body(OUT, G, S, rng, L, P, CP, c)
         return
     clean = G[c, G_DROP] == 0
     forced = S[C_LOSSES] < P[P_MIN_LOSSES] and S[C_TOTAL] >= P[P_LOSS_AT]
