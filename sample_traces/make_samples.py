@@ -18,7 +18,7 @@ SAMPLES: dict[str, tuple[str, dict]] = {
     "x86-healthy.parquet": ("healthy", {"arch": "x86_64", "api": "nova-2024"}),
     "arm-healthy.parquet": ("healthy", {"arch": "aarch64", "api": "nova-2026"}),
     "x86-lost-irq.parquet": ("lost-irq", {"arch": "x86_64", "api": "nova-2024", "lost_irq": 0.02}),
-    "arm-misroute.parquet": ("misroute", {"arch": "aarch64", "api": "nova-2024", "misroute": 0.02}),
+    "arm-misroute.parquet": ("misroute", {"arch": "aarch64", "api": "nova-2024", "misroute": 0.06}),
     "x86-latency.parquet": ("latency", {"arch": "x86_64", "api": "nova-2024", "latency": 0.02}),
     "x86-divergence.parquet": ("divergence", {"arch": "x86_64", "api": "nova-2024", "divergence": 0.01}),
     "x86-version-a.parquet": ("version-a", {"arch": "x86_64"}),
