@@ -227,12 +227,12 @@ def state_at(
                 tell(m.events - before)
                 break
             nxt = (m.events // every + 1) * every
-            whole = m.feed(part, nxt, at)
+            part = part.slice(0, min(part.n, nxt - m.events))  # the model converts what it is fed to lists
+            stopped = not m.feed(part, None, at)  # an event after ``at`` came first
             off += m.events - before
             tell(m.events - before)
             if m.events == nxt and nxt > newest and cache.save(m):
                 saved += 1
-            stopped = not whole and m.events < nxt  # an event after ``at`` came first
         if stopped:
             break
     if not stopped:
