@@ -118,12 +118,12 @@ def render(snap: dict[str, Any], caps: list[dict[str, Any]] | None, show_all: bo
         cpus.add_row(str(c["cpu"]), hx(c["current_ec"]), hx(c["current_sc"]), ready, release, str(len(c["pending"])))
     stdout.print(cpus)
 
-    ecs = _table("ECs", ("id", "subtype", "cpu", "pd", "cont", "open call", "blocked on", "caller", "callee", "alive"))
+    ecs = _table("ECs", ("id", "subtype", "cpu", "pd", "cont", "open call", "blocked on", "caller", "callee"))
     for o in objs:
         if o["type"] == "EC":
             ecs.add_row(
                 hx(o["id"]), str(o["subtype"]), str(o["cpu"]), hx(o["pd"]), str(o["cont"]), str(o["call"] or "-"),
-                hx(o["blocked_on"]), hx(o["caller"]), hx(o["callee"]), str(o["alive"]),
+                hx(o["blocked_on"]), hx(o["caller"]), hx(o["callee"]),
             )  # fmt: skip
     stdout.print(ecs)
 
