@@ -98,7 +98,7 @@ CP_IDLE_EC, CP_IDLE_SC, CP_CL_EC, CP_CL_SC, CP_CL_SM, CP_CL_SEL, CP_CL_DL, CP_SR
 N_CP = 9
 # root: R_EC.. in the root array
 RT_EC, RT_SC, RT_SM, RT_SEL, RT_DEADLINE, RT_HST, RT_SRV_HST, RT_CONSUMED = range(8)
-# output rows: OUT[i, column]
+# output: OUT[column, i] (column-major: each column contiguous)
 O_TS, O_CPU, O_SEQ, O_KIND, O_EC, O_A0 = 0, 1, 2, 3, 4, 5
 OUT_COLUMNS = ("ts", "cpu", "seq", "kind", "ec", "a0", "a1", "a2", "a3", "a4")
 # labels: L[i, field]
@@ -119,12 +119,24 @@ def new_state(ncpu: int, seed: int, first_ts: int, first_seq: np.ndarray, nspare
     return G, S, np.array([state], dtype=np.uint64)
 
 
+# Explicit signatures: one compiled version per function whatever literal arguments a call site passes
+# (without them numba specialises callees per argument type and the compile time explodes).
+_A2, _A1 = "int64[:, ::1]", "int64[::1]"
+_TYPES = {"OUT": _A2, "G": _A2, "L": _A2, "CH": _A2, "CP": _A2, "SP": _A2, "S": _A1, "P": _A1, "AUX": _A1,
+          "RT": _A1, "rng": "uint64[::1]", "R": "float64[::1]", "p": "float64", "wake": "boolean",
+          "skip_wake": "boolean", "edge_only": "boolean", "delayed": "boolean"}  # fmt: skip
+
+
+def _sig(ret: str, params: str) -> str:
+    return f"{ret}({', '.join(_TYPES.get(name, 'int64') for name in params.split())})"
+
+
 # --- primitives -------------------------------------------------------------------------------------------------
 # Every function takes plain int64 arrays (fast to compile): OUT rows, G per-CPU state, S scalars, rng, L labels,
 # P params, R rates, CH channels, CP per-CPU objects, AUX (channel index by CPU, vector use), RT root, SP spares.
 
 
-@njit(cache=True)
+@njit(_sig("int64", "rng"), cache=True)
 def _rnd(rng):
     x = rng[0]
     x ^= x >> np.uint64(12)
@@ -134,18 +146,18 @@ def _rnd(rng):
     return np.int64((x * np.uint64(2685821657736338717)) >> np.uint64(2))
 
 
-@njit(cache=True)
+@njit(_sig("int64", "rng n"), cache=True)
 def _below(rng, n):
     """Uniform integer in 0 .. n-1."""
     return _rnd(rng) % n
 
 
-@njit(cache=True)
+@njit(_sig("boolean", "rng p"), cache=True)
 def _chance(rng, p):
     return p > 0.0 and (_rnd(rng) % 1_000_000) < p * 1_000_000.0
 
 
-@njit(cache=True)
+@njit(_sig("void", "S L code cpu seq kind subject p0 p1"), cache=True)
 def _label(S, L, code, cpu, seq, kind, subject, p0, p1):
     i = S[C_LABELS]
     if i >= L.shape[0]:
@@ -161,24 +173,24 @@ def _label(S, L, code, cpu, seq, kind, subject, p0, p1):
     S[C_LABELS] = i + 1
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT S ts cpu seq kind ec a0 a1 a2 a3 a4"), cache=True)
 def _row(OUT, S, ts, cpu, seq, kind, ec, a0, a1, a2, a3, a4):
     i = S[C_ROWS]
-    OUT[i, 0] = ts
-    OUT[i, 1] = cpu
-    OUT[i, 2] = seq
-    OUT[i, 3] = kind
-    OUT[i, 4] = ec
-    OUT[i, 5] = a0
-    OUT[i, 6] = a1
-    OUT[i, 7] = a2
-    OUT[i, 8] = a3
-    OUT[i, 9] = a4
+    OUT[0, i] = ts
+    OUT[1, i] = cpu
+    OUT[2, i] = seq
+    OUT[3, i] = kind
+    OUT[4, i] = ec
+    OUT[5, i] = a0
+    OUT[6, i] = a1
+    OUT[7, i] = a2
+    OUT[8, i] = a3
+    OUT[9, i] = a4
     S[C_ROWS] = i + 1
     S[C_TOTAL] += 1
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P c kind ec a0 a1 a2 a3 a4"), cache=True)
 def _emit(OUT, G, S, rng, L, P, c, kind, ec, a0, a1, a2, a3, a4):
     """Record one event on CPU c at its clock (or drop it: recorder loss); returns its seq (-1 dropped)."""
     ts = G[c, G_CLOCK]
@@ -207,12 +219,12 @@ def _emit(OUT, G, S, rng, L, P, c, kind, ec, a0, a1, a2, a3, a4):
     return seq
 
 
-@njit(cache=True)
+@njit(_sig("void", "G rng P c scale"), cache=True)
 def _work(G, rng, P, c, scale):
     G[c, G_CLOCK] += 1 + _below(rng, P[P_WORK] * scale)
 
 
-@njit(cache=True)
+@njit(_sig("int64", "sel flags number"), cache=True)
 def _word(sel, flags, number):
     return sel << 8 | flags << 4 | number
 
@@ -220,7 +232,7 @@ def _word(sel, flags, number):
 # --- interrupts -------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P CH c k cur wake woken skip_wake"), cache=True)
 def _arrive(OUT, G, S, rng, L, P, CH, c, k, cur, wake, woken, skip_wake):
     """The kernel's interrupt path on CPU c for channel k (FORMAT.md 4.4); returns the arrival's seq.
 
@@ -252,14 +264,14 @@ def _arrive(OUT, G, S, rng, L, P, CH, c, k, cur, wake, woken, skip_wake):
     return s
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P c from_ec from_sc ec sc why status"), cache=True)
 def _wake_run(OUT, G, S, rng, L, P, c, from_ec, from_sc, ec, sc, why, status):
     """CPU c switches to the released EC, which returns from its ctrl_sm (HC_EXIT)."""
     _emit(OUT, G, S, rng, L, P, c, K_SWITCH, ec, from_ec, ec, from_sc, sc, why)
     return _emit(OUT, G, S, rng, L, P, c, K_HC_EXIT, ec, status, 0, 0, 0, P[P_N_CTRL_SM])
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CH c k to_ec to_sc"), cache=True)
 def _down_loop(OUT, G, S, rng, L, P, CH, c, k, to_ec, to_sc):
     """The driver acknowledges and waits again: down (returning at once while the counter is > 0), block."""
     drv, dsc = CH[k, CH_EC], CH[k, CH_SC]
@@ -279,7 +291,7 @@ def _down_loop(OUT, G, S, rng, L, P, CH, c, k, to_ec, to_sc):
         return
 
 
-@njit(cache=True)
+@njit(_sig("int64", "G rng CH AUX c edge_only"), cache=True)
 def _pick(G, rng, CH, AUX, c, edge_only):
     """A random live channel of CPU c (-1 if none after a few tries)."""
     lo, hi = AUX[c], AUX[c + 1]
@@ -293,7 +305,7 @@ def _pick(G, rng, CH, AUX, c, edge_only):
     return -1
 
 
-@njit(cache=True)
+@njit(_sig("int64", "G rng CH c"), cache=True)
 def _pick_remote(G, rng, CH, c):
     """A live channel routed to another CPU that is idle now (for deliveries to the wrong CPU)."""
     n = CH.shape[0]
@@ -306,7 +318,7 @@ def _pick_remote(G, rng, CH, c):
     return -1
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P R CH CP AUX c k fault"), cache=True)
 def _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault):
     """An interrupt for channel k arrives on its idle CPU; the driver runs, acknowledges and waits again.
 
@@ -356,7 +368,7 @@ def _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault):
     _down_loop(OUT, G, S, rng, L, P, CH, c, k, idle, isc)
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CH CP c k"), cache=True)
 def _storm_cycle(OUT, G, S, rng, L, P, CH, CP, c, k):
     """An edge-triggered device fires again and again while its driver still runs: the semaphore counts up."""
     drv, dsc = CH[k, CH_EC], CH[k, CH_SC]
@@ -369,7 +381,7 @@ def _storm_cycle(OUT, G, S, rng, L, P, CH, CP, c, k):
     _down_loop(OUT, G, S, rng, L, P, CH, c, k, idle, isc)
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CH CP c ka kb delayed fault"), cache=True)
 def _two_drivers(OUT, G, S, rng, L, P, CH, CP, c, ka, kb, delayed, fault):
     """Two drivers of one CPU: the lower one is preempted (delayed=False) or waits for the higher (True)."""
     lo, hi = (ka, kb) if CH[ka, CH_PRIO] < CH[kb, CH_PRIO] else (kb, ka)
@@ -398,7 +410,7 @@ def _two_drivers(OUT, G, S, rng, L, P, CH, CP, c, ka, kb, delayed, fault):
     _down_loop(OUT, G, S, rng, L, P, CH, c, lo, idle, isc)
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P CH CP c k"), cache=True)
 def _remote_delivery(OUT, G, S, rng, L, P, CH, CP, c, k):
     """Channel k's interrupt is delivered to CPU c, not to its routed (idle) CPU: the kernel ups the semaphore
     here and wakes the driver there through an RRQ IPI (nova-2024, Arm nova-2026)."""
@@ -416,7 +428,7 @@ def _remote_delivery(OUT, G, S, rng, L, P, CH, CP, c, k):
 # --- clients, root, IPIs ------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CP c"), cache=True)
 def _client_call(OUT, G, S, rng, L, P, CP, c):
     """The client calls its CPU's server: IPC rendezvous on the client's SC, the reply, the call returns."""
     cl, csc, srv = CP[c, CP_CL_EC], CP[c, CP_CL_SC], CP[c, CP_SRV]
@@ -430,7 +442,7 @@ def _client_call(OUT, G, S, rng, L, P, CP, c):
     _emit(OUT, G, S, rng, L, P, c, K_HC_EXIT, cl, call, rmtd, 0, 0, P[P_N_IPC_CALL])
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CP c"), cache=True)
 def _client_sleep(OUT, G, S, rng, L, P, CP, c):
     """The client waits on its semaphore with a deadline (woken by the timer or by a peer's up)."""
     cl, csc = CP[c, CP_CL_EC], CP[c, CP_CL_SC]
@@ -443,7 +455,7 @@ def _client_sleep(OUT, G, S, rng, L, P, CP, c):
     G[c, G_BUSY] = G[c, G_CLOCK]
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CP c"), cache=True)
 def _client_body(OUT, G, S, rng, L, P, CP, c):
     """A client's round: call the server, maybe wake a client of another CPU (semaphore up + RRQ IPI), sleep."""
     _client_call(OUT, G, S, rng, L, P, CP, c)
@@ -470,7 +482,7 @@ def _client_body(OUT, G, S, rng, L, P, CP, c):
     _client_sleep(OUT, G, S, rng, L, P, CP, c)
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P c ec sc sm deadline idle isc"), cache=True)
 def _timer_wake(OUT, G, S, rng, L, P, c, ec, sc, sm, deadline, idle, isc):
     """A ctrl_sm deadline passes on the idle CPU c: TIMEOUT, the EC wakes, runs and returns TIMEOUT."""
     G[c, G_CLOCK] = max(G[c, G_CLOCK], deadline)
@@ -479,7 +491,7 @@ def _timer_wake(OUT, G, S, rng, L, P, c, ec, sc, sm, deadline, idle, isc):
     _wake_run(OUT, G, S, rng, L, P, c, idle, isc, ec, sc, SW_WAKE, ST_TIMEOUT)
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P CP c ec rounds"), cache=True)
 def _rke_burst(OUT, G, S, rng, L, P, CP, c, ec, rounds):
     """TLB-shootdown IPIs from CPU c to every other CPU (received when each is idle); returns the count."""
     n = 0
@@ -494,7 +506,7 @@ def _rke_burst(OUT, G, S, rng, L, P, CP, c, ec, rounds):
     return n
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P CP RT"), cache=True)
 def _root_round(OUT, G, S, rng, L, P, CP, RT):
     """The root task's timer expires on CPU 0: some bookkeeping, sometimes a call NOVA refuses, sleep again."""
     r_ec, r_sc, idle = RT[RT_EC], RT[RT_SC], CP[0, CP_IDLE_EC]
@@ -537,7 +549,7 @@ def _root_round(OUT, G, S, rng, L, P, CP, RT):
 # --- misroutes ----------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(_sig("boolean", "OUT G S rng L P CH CP AUX SP c"), cache=True)
 def _misroute(OUT, G, S, rng, L, P, CH, CP, AUX, SP, c):
     """One misrouted delivery on CPU c; returns False if none was possible."""
     what = _below(rng, 3)
@@ -596,7 +608,7 @@ def _misroute(OUT, G, S, rng, L, P, CH, CP, AUX, SP, c):
 # --- the loop -----------------------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@njit(_sig("void", "OUT G S rng L P R CH CP AUX RT SP c"), cache=True)
 def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
     S[C_EPISODES] += 1
     if G[c, G_PEND] >= 0:  # the interrupt its driver announced
@@ -664,10 +676,10 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
     _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault)
 
 
-@njit(cache=True)
+@njit(_sig("int64", "OUT G S rng L P R CH CP AUX RT SP"), cache=True)
 def generate(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP):
     """Episodes until the output is nearly full, the label buffer nearly full or the target is reached."""
-    cap = OUT.shape[0] - MARGIN
+    cap = OUT.shape[1] - MARGIN
     lcap = L.shape[0] - 8
     n = G.shape[0]
     while S[C_ROWS] < cap and S[C_TOTAL] < P[P_TARGET] and S[C_LABELS] < lcap:

@@ -124,8 +124,8 @@ def arrays(plan: Any) -> tuple[np.ndarray, ...]:
 
 
 def _batch(rows: np.ndarray, api: str) -> EventBatch:
-    """Kernel rows (n x 10 int64) -> an EventBatch with the format's column types and ``hc`` filled."""
-    cols = {name: rows[:, j] for j, name in enumerate(K.OUT_COLUMNS)}
+    """Kernel output (10 x n int64, views) -> an EventBatch with the format's column types and ``hc`` filled."""
+    cols = {name: rows[j] for j, name in enumerate(K.OUT_COLUMNS)}
     cols["hc"] = fill_hc(cols["kind"], cols["a0"], cols["a4"], api)
     return EventBatch(*(np.ascontiguousarray(cols[name], dtype=dt) for name, dt in COLUMNS.items()))
 
@@ -156,7 +156,7 @@ def synthesize(
     S[K.C_TOTAL] = cp.n
     CH, CP, AUX, RT, SP = arrays(plan)
     P[K.P_AUX_VEC] = platform.cpus + 1 + len(CH)
-    OUT = np.zeros((min(cfg.batch_rows, cfg.events + 16) + K.MARGIN, len(K.OUT_COLUMNS)), dtype=np.int64)
+    OUT = np.zeros((len(K.OUT_COLUMNS), min(cfg.batch_rows, cfg.events + 16) + K.MARGIN), dtype=np.int64)
     L = np.zeros((LABEL_BUFFER, K.N_L), dtype=np.int64)
     labels = _Labels()
     meta = TraceMeta(
@@ -191,7 +191,7 @@ def synthesize(
                 S[K.C_ROWS] = 0
                 S[K.C_LABELS] = 0
                 done = S[K.C_TOTAL] >= P[K.P_TARGET]
-                new = _batch(OUT[:n], api)
+                new = _batch(OUT[:, :n], api)
                 merged = _sort(new if carry is None else concat([carry, new]))
                 cut = merged.n if done else int(np.searchsorted(merged.ts, int(G[:, K.G_FREE].min()), side="left"))
                 emit(merged.slice(0, cut))
