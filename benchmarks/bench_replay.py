@@ -3,13 +3,14 @@
     python benchmarks/bench_replay.py                    # 10^5, 10^6, 10^7 events
     python benchmarks/bench_replay.py --huge             # ... and 10^8
     python benchmarks/bench_replay.py --trace X.parquet  # an existing trace (e.g. from novatrace synth)
+    python benchmarks/bench_replay.py --synth            # input from the synthesizer (healthy x86, 4 CPUs)
 
 Prints one JSON line per size and mode: ``kernel`` (Engine.feed over batches already in memory, i.e. the numba
 loop plus per-batch driver overhead) and ``e2e`` (open the Parquet file, replay every batch, build the findings
 frame - what ``novatrace replay`` does minus printing). Each size runs in a fresh subprocess so ``peak_rss_mb``
 is that run's own maximum resident set. Compile time is excluded (one warm-up replay first).
 
-Input until the synthesizer lands: a booted x86 nova-2024 trace whose body repeats one healthy steady-state
+Input (default): a booted x86 nova-2024 trace whose body repeats one healthy steady-state
 cycle of the reference tests' interrupt trace (root downs the level-pin semaphore of GSI 16 and blocks, the
 pin arrives on the idle CPU, is masked, the up wakes the root, EOI, switch back, HC_EXIT) - 16 events per
 cycle, timestamps and per-CPU sequence numbers shifted per copy. Both models replay it with zero findings.
@@ -78,11 +79,17 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_kernel(n: int) -> dict:
+def run_kernel(arg: str) -> dict:
     from replay.engine import Engine
 
-    platform, _, _ = steady_trace()
-    data = list(batches(n))
+    if arg.isdigit():
+        platform, _, _ = steady_trace()
+        data = list(batches(int(arg)))
+    else:  # a trace file, read into memory first
+        from tracefmt.io import open_trace
+
+        r = open_trace(arg)
+        platform, data = r.platform, list(r.batches())
     Engine(platform).feed(data[0])  # warm-up: load the compiled kernel
     eng = Engine(platform)
     t0 = time.perf_counter()
@@ -116,8 +123,15 @@ def write_parquet(n: int, path: str) -> None:
             w.write(b)
 
 
+def write_synth(n: int, path: str) -> None:
+    from synth.config import load_config
+    from synth.run import synthesize
+
+    synthesize(load_config("healthy", arch="x86_64", api="nova-2024", events=n, cpus=4, seed=1), Path(path))
+
+
 def child(mode: str, arg: str) -> None:
-    res = run_kernel(int(arg)) if mode == "kernel" else run_e2e(arg)
+    res = run_kernel(arg) if mode == "kernel" else run_e2e(arg)
     res["events_per_s"] = round(res["events"] / res["seconds"])
     res["seconds"] = round(res["seconds"], 4)
     res["peak_rss_mb"] = round(peak_rss_mb(), 1)
@@ -129,6 +143,7 @@ def main() -> None:
     ap.add_argument("--huge", action="store_true", help="also 10^8 events")
     ap.add_argument("--sizes", type=int, nargs="*", help="event counts (default 10^5 10^6 10^7)")
     ap.add_argument("--trace", help="replay this trace end to end instead of generated input")
+    ap.add_argument("--synth", action="store_true", help="synthesized input (novatrace synth, healthy x86_64)")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
@@ -141,9 +156,13 @@ def main() -> None:
     sizes = a.sizes or [10**5, 10**6, 10**7] + ([10**8] if a.huge else [])
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         for n in sizes:
-            subprocess.run([*me, "kernel", str(n)], check=True)
-            path = str(Path(tmp) / f"steady-{n}.parquet")
-            write_parquet(n, path)
+            path = str(Path(tmp) / f"input-{n}.parquet")
+            if a.synth:
+                write_synth(n, path)
+                subprocess.run([*me, "kernel", path], check=True)
+            else:
+                write_parquet(n, path)
+                subprocess.run([*me, "kernel", str(n)], check=True)
             subprocess.run([*me, "e2e", path], check=True)
             os.unlink(path)
 
