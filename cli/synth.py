@@ -45,7 +45,7 @@ def _count(text: str) -> int:
     show_default=True,
     help="Parquet file, Arrow IPC stream (.arrows) or a directory of per-CPU recorder rings.",
 )
-@click.option("--batch-rows", type=int, default=None, help="Events generated per batch (bounds memory) [1048576].")
+@click.option("--batch-rows", type=int, default=None, help="Events generated per batch (bounds memory) [262144].")
 @click.option("--force", is_flag=True, help="Overwrite the output if it exists.")
 @json_option
 def synth(

@@ -26,7 +26,7 @@ class SynthConfig:
     irqs_per_device: int = 4
     seed: int = 1
     scenario: str = "healthy"
-    batch_rows: int = 1 << 20
+    batch_rows: int = 1 << 18
     # workload mix (relative weights of episode kinds)
     w_irq: float = 10.0
     w_ipc: float = 3.0

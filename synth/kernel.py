@@ -676,7 +676,7 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
     _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault)
 
 
-@njit(_sig("int64", "OUT G S rng L P R CH CP AUX RT SP"), cache=True)
+@njit(_sig("int64", "OUT G S rng L P R CH CP AUX RT SP"), cache=True, nogil=True)
 def generate(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP):
     """Episodes until the output is nearly full, the label buffer nearly full or the target is reached."""
     cap = OUT.shape[1] - MARGIN

@@ -9,6 +9,8 @@ size. Ground-truth labels name their event by (cpu, seq); they are located as th
 from __future__ import annotations
 
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -171,11 +173,12 @@ def synthesize(
     ring_parts: list[EventBatch] = []
     try:
         with TraceWriter(target, meta, container=container) as w:
+            bg = _Background(w.write)
 
             def emit(part: EventBatch) -> None:
                 nonlocal rows
                 labels.locate(part, rows)
-                w.write(part)
+                bg.put(part)
                 if fmt == "rings":
                     ring_parts.append(part)
                 rows += part.n
@@ -198,6 +201,7 @@ def synthesize(
                 carry = merged.slice(cut, merged.n)
                 if done:
                     break
+            bg.close()
         trunc_rows = None
         if cfg.truncate and container == IPC_STREAM:
             trunc_rows = _truncate(target, rows)
@@ -232,6 +236,36 @@ def synthesize(
         "events_per_s": round(rows / seconds) if seconds > 0 else None,
         "truncated_at_row": trunc_rows,
     }
+
+
+class _Background:
+    """Writes batches on a thread (Parquet compression overlaps the next batch); at most one queued."""
+
+    def __init__(self, write: Callable[[EventBatch], None]) -> None:
+        self._q: queue.Queue[EventBatch | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._write = write
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (part := self._q.get()) is not None:
+            if self._error is None:
+                try:
+                    self._write(part)
+                except BaseException as e:  # re-raised in the caller's thread
+                    self._error = e
+
+    def put(self, part: EventBatch) -> None:
+        if self._error is not None:
+            self.close()
+        self._q.put(part)
+
+    def close(self) -> None:
+        self._q.put(None)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def _counts(table) -> dict[str, int]:
