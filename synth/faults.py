@@ -25,6 +25,7 @@ FAULTS: dict[int, tuple[str, str]] = {
     12: ("divergence", "wrong_status"),  # HC_EXIT with a status NOVA would not return
     13: ("divergence", "missing_wake"),  # SM_UP woke an EC but its EC_WAKE is missing
     14: ("divergence", "wrong_wake"),  # SM_UP / EC_WAKE name an EC that was not the semaphore's waiter
+    15: ("misroute", "stale_route"),  # after an affinity change the device used its old route (nova-2026)
 }
 CODE: dict[str, int] = {f"{cat}/{mech}": code for code, (cat, mech) in FAULTS.items()}
 PARAM_NAMES: dict[int, tuple[str, str]] = {
@@ -42,6 +43,7 @@ PARAM_NAMES: dict[int, tuple[str, str]] = {
     12: ("expected_status", "recorded_status"),
     13: ("woken_ec", "sm_up_seq"),
     14: ("true_waiter", "woken_ec"),
+    15: ("routed_cpu", "delivered"),
 }
 
 LABEL_SCHEMA = pa.schema(

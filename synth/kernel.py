@@ -83,6 +83,7 @@ F_NEVER, F_EDGE_MASKED, F_NEVER_UNMASKED, F_LOST_WRONG_CPU, F_WRONG_CPU, F_BAD_S
     7,
 )
 F_PREEMPTED, F_BUDGET, F_STORM, F_LOSS, F_STATUS, F_MISSING_WAKE, F_WRONG_WAKE = 8, 9, 10, 11, 12, 13, 14
+F_STALE = 15
 
 
 # per-CPU generator state: G[cpu, field]
@@ -92,7 +93,18 @@ N_G = 14
 # channel table: CH[k, field] (G_ALIVE, CH_COUNT change while generating)
 CH_CPU, CH_IRQ, CH_VEC, CH_KIND, CH_SRC, CH_EID, CH_EC, CH_SC, CH_SM, CH_SEL = 0, 1, 2, 3, 4, 5, 6, 7, 8, 9
 CH_PRIO, CH_ACK, CH_MASK, CH_WIRED, CH_ALIVE, CH_COUNT = 10, 11, 12, 13, 14, 15
-N_CH = 16
+CH_ROUTE, CH_DC, CH_IDX, CH_CFG, CH_VIDX, CH_OUT1, CH_OUT2, CH_OLD_ROUTE, CH_OLD_VEC = (
+    16,
+    17,
+    18,
+    19,
+    20,
+    21,
+    22,
+    23,
+    24,
+)
+N_CH = 25
 # per-CPU objects: CP[cpu, field]
 CP_IDLE_EC, CP_IDLE_SC, CP_CL_EC, CP_CL_SC, CP_CL_SM, CP_CL_SEL, CP_CL_DL, CP_SRV, CP_PORTAL = range(9)
 N_CP = 9
@@ -313,7 +325,7 @@ def _pick_remote(G, rng, CH, c):
         k = _below(rng, n)
         d = CH[k, CH_CPU]
         idle = G[d, G_FREE] <= G[c, G_CLOCK] and G[d, G_DROP] == 0
-        if d != c and idle and CH[k, CH_ALIVE] == 1 and G[d, G_PEND] != k:
+        if d != c and CH[k, CH_ROUTE] != c and idle and CH[k, CH_ALIVE] == 1 and G[d, G_PEND] != k:
             return k
     return -1
 
@@ -425,6 +437,72 @@ def _remote_delivery(OUT, G, S, rng, L, P, CH, CP, c, k):
     return s
 
 
+@njit(_sig("boolean", "OUT G S rng L P R CH CP AUX c k fault"), cache=True)
+def _deliver(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault):
+    """Channel k's interrupt for its driver on CPU c: there, or (after an affinity change) on the CPU it is
+    routed to, which must be idle now; False if it is not."""
+    r = CH[k, CH_ROUTE]
+    if r == c:
+        _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault)
+        return True
+    if G[r, G_FREE] > G[c, G_CLOCK] or G[r, G_DROP] != 0:
+        return False
+    G[r, G_CLOCK] = G[c, G_CLOCK]
+    _remote_delivery(OUT, G, S, rng, L, P, CH, CP, r, k)
+    G[r, G_FREE] = G[r, G_CLOCK]
+    return True
+
+
+@njit(_sig("void", "OUT G S rng L P CH AUX r_ec"), cache=True)
+def _reroute(OUT, G, S, rng, L, P, CH, AUX, r_ec):
+    """nova-2026 affinity change by the root: detach an interrupt from its CPU's vector, attach it to another."""
+    k = _below(rng, CH.shape[0])
+    if CH[k, CH_ALIVE] == 0 or G[CH[k, CH_CPU], G_PEND] == k or P[P_NCPU] < 2:
+        return
+    old = CH[k, CH_ROUTE]
+    r2 = _below(rng, P[P_NCPU] - 1)
+    r2 = r2 + 1 if r2 >= old else r2
+    nv = CH[k, CH_VIDX]
+    base = P[P_AUX_VEC]
+    if P[P_X86] == 1:  # a free vector on the new CPU (the top 8 stay free for unassigned arrivals)
+        nv = -1
+        for v in range(P[P_VECS] - 9, -1, -1):
+            if AUX[base + r2 * P[P_VECS] + v] == 0:
+                nv = v
+                break
+        if nv < 0:
+            return
+    number, sel, dc = P[P_N_ASSIGN_INT], CH[k, CH_SEL], CH[k, CH_DC]
+    fixed = CH[k, CH_CFG] | CH[k, CH_IDX] << 32
+    _emit(
+        OUT,
+        G,
+        S,
+        rng,
+        L,
+        P,
+        0,
+        K_HC_ENTRY,
+        r_ec,
+        _word(sel, 0, number),
+        dc,
+        fixed | CH[k, CH_VIDX] << 8 | old << 16,
+        0,
+        0,
+    )
+    _emit(OUT, G, S, rng, L, P, 0, K_HC_EXIT, r_ec, ST_OK, 0, 0, 0, number)
+    _emit(OUT, G, S, rng, L, P, 0, K_HC_ENTRY, r_ec, _word(sel, 1, number), dc, fixed | nv << 8 | r2 << 16, 0, 0)
+    _emit(OUT, G, S, rng, L, P, 0, K_HC_EXIT, r_ec, ST_OK, CH[k, CH_OUT1], CH[k, CH_OUT2], 0, number)
+    CH[k, CH_OLD_ROUTE] = old
+    CH[k, CH_OLD_VEC] = CH[k, CH_VEC]
+    if P[P_X86] == 1:
+        AUX[base + old * P[P_VECS] + CH[k, CH_VIDX]] = 0
+        AUX[base + r2 * P[P_VECS] + nv] = 1
+        CH[k, CH_VEC] = 0x20 + nv
+    CH[k, CH_VIDX] = nv
+    CH[k, CH_ROUTE] = r2
+
+
 # --- clients, root, IPIs ------------------------------------------------------------------------------------------
 
 
@@ -506,15 +584,20 @@ def _rke_burst(OUT, G, S, rng, L, P, CP, c, ec, rounds):
     return n
 
 
-@njit(_sig("void", "OUT G S rng L P CP RT"), cache=True)
-def _root_round(OUT, G, S, rng, L, P, CP, RT):
+@njit(_sig("void", "OUT G S rng L P CH CP AUX RT"), cache=True)
+def _root_round(OUT, G, S, rng, L, P, CH, CP, AUX, RT):
     """The root task's timer expires on CPU 0: some bookkeeping, sometimes a call NOVA refuses, sleep again."""
     r_ec, r_sc, idle = RT[RT_EC], RT[RT_SC], CP[0, CP_IDLE_EC]
     _timer_wake(OUT, G, S, rng, L, P, 0, r_ec, r_sc, RT[RT_SM], RT[RT_DEADLINE], idle, CP[0, CP_IDLE_SC])
     empty = P[P_EMPTY_SEL]
-    what = _below(rng, 5)
+    what = _below(rng, 6)
     number, status = P[P_N_CTRL_SM], ST_OK
     out1 = 0
+    if what == 5 and P[P_MODE] != MODE_2026:
+        what = 3
+    if what == 5:  # an affinity change (its calls are written by _reroute), then a time query
+        _reroute(OUT, G, S, rng, L, P, CH, AUX, r_ec)
+        what = 3
     if what == 0:  # up through an empty selector
         _emit(OUT, G, S, rng, L, P, 0, K_HC_ENTRY, r_ec, _word(empty, 0, number), 0, 0, 0, 0)
         status = ST_BAD_CAP
@@ -552,9 +635,31 @@ def _root_round(OUT, G, S, rng, L, P, CP, RT):
 @njit(_sig("boolean", "OUT G S rng L P CH CP AUX SP c"), cache=True)
 def _misroute(OUT, G, S, rng, L, P, CH, CP, AUX, SP, c):
     """One misrouted delivery on CPU c; returns False if none was possible."""
-    what = _below(rng, 3)
+    what = _below(rng, 4)
     idle = CP[c, CP_IDLE_EC]
     vec_base = P[P_AUX_VEC]
+    if what == 3:  # after an affinity change the device still uses its old route (nova-2026)
+        for _ in range(8):
+            k = _below(rng, CH.shape[0])
+            d = CH[k, CH_CPU]
+            if CH[k, CH_OLD_ROUTE] == c and CH[k, CH_ROUTE] != c and CH[k, CH_ALIVE] == 1 and G[d, G_PEND] != k:
+                irq, kind = CH[k, CH_IRQ], CH[k, CH_KIND]
+                if P[P_X86] == 1:
+                    vi = CH[k, CH_OLD_VEC] - 0x20
+                    if AUX[vec_base + c * P[P_VECS] + vi] == 1:
+                        return False
+                    s = _emit(OUT, G, S, rng, L, P, c, K_ARRIVAL, idle, CH[k, CH_OLD_VEC], -1, CH[k, CH_SRC], kind,
+                              CH[k, CH_EID])  # fmt: skip
+                    _emit(OUT, G, S, rng, L, P, c, K_EOI, idle, -1, kind, CAUSE_ARRIVAL, 0, 0)
+                    CH[k, CH_ALIVE] = 0
+                    _label(S, L, F_STALE, c, s, K_ARRIVAL, irq, CH[k, CH_ROUTE], 0)
+                    return True
+                if d == c or G[d, G_FREE] > G[c, G_CLOCK] or G[d, G_DROP] != 0:
+                    return False
+                s = _remote_delivery(OUT, G, S, rng, L, P, CH, CP, c, k)
+                _label(S, L, F_STALE, c, s, K_ARRIVAL, irq, CH[k, CH_ROUTE], 1)
+                return True
+        return False
     if what == 0:
         k = _pick_remote(G, rng, CH, c)
         if k < 0:
@@ -608,16 +713,26 @@ def _misroute(OUT, G, S, rng, L, P, CH, CP, AUX, SP, c):
 # --- the loop -----------------------------------------------------------------------------------------------------
 
 
+@njit(_sig("boolean", "CH c k k2"), cache=True)
+def _pair(CH, c, k, k2):
+    """Two different drivers of CPU c, of different priority, both delivered on c."""
+    if k < 0 or k2 < 0 or k == k2 or CH[k, CH_PRIO] == CH[k2, CH_PRIO]:
+        return False
+    return CH[k, CH_ROUTE] == c and CH[k2, CH_ROUTE] == c
+
+
 @njit(_sig("void", "OUT G S rng L P R CH CP AUX RT SP c"), cache=True)
 def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
     S[C_EPISODES] += 1
     if G[c, G_PEND] >= 0:  # the interrupt its driver announced
         k = G[c, G_PEND]
         G[c, G_PEND] = -1
-        _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, 0)
+        if not _deliver(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, 0):
+            G[c, G_PEND] = k  # its CPU is busy: try again next time
+            G[c, G_CLOCK] += P[P_IDLE]
         return
     if c == 0 and G[0, G_CLOCK] >= RT[RT_DEADLINE]:
-        _root_round(OUT, G, S, rng, L, P, CP, RT)
+        _root_round(OUT, G, S, rng, L, P, CH, CP, AUX, RT)
         return
     if G[c, G_CLOCK] >= CP[c, CP_CL_DL] and G[c, G_BUSY] <= G[c, G_CLOCK]:
         idle, isc = CP[c, CP_IDLE_EC], CP[c, CP_IDLE_SC]
@@ -641,11 +756,11 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
             _label(S, L, F_STORM, c, G[c, G_SEQ] - n, K_IPI_SEND, c, n, 0)
             return
         k = _pick(G, rng, CH, AUX, c, False)
-        if k >= 0 and what == 1:
+        if k >= 0 and what == 1 and CH[k, CH_ROUTE] == c:
             _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, F_BUDGET)
             return
         k2 = _pick(G, rng, CH, AUX, c, False)
-        if k >= 0 and k2 >= 0 and k != k2 and CH[k, CH_PRIO] != CH[k2, CH_PRIO]:
+        if _pair(CH, c, k, k2):
             _two_drivers(OUT, G, S, rng, L, P, CH, CP, c, k, k2, True, F_PREEMPTED)
             return
     fault = 0
@@ -656,12 +771,12 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
     if fault == 0 and _chance(rng, R[R_PREEMPT]):
         k = _pick(G, rng, CH, AUX, c, False)
         k2 = _pick(G, rng, CH, AUX, c, False)
-        if k >= 0 and k2 >= 0 and k != k2 and CH[k, CH_PRIO] != CH[k2, CH_PRIO]:
+        if _pair(CH, c, k, k2):
             _two_drivers(OUT, G, S, rng, L, P, CH, CP, c, k, k2, _below(rng, 2) == 0, 0)
             return
     if fault == 0 and _chance(rng, R[R_STORM]):
         k = _pick(G, rng, CH, AUX, c, True)
-        if k >= 0:
+        if k >= 0 and CH[k, CH_ROUTE] == c:
             _storm_cycle(OUT, G, S, rng, L, P, CH, CP, c, k)
             return
     if fault == 0 and P[P_NCPU] > 1 and _chance(rng, R[R_RKE]):
@@ -673,7 +788,8 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
         return
     if fault in (F_EDGE_MASKED, F_NEVER_UNMASKED) and CH[k, CH_WIRED] == 0:
         fault = F_NEVER
-    _irq_cycle(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault)
+    if not _deliver(OUT, G, S, rng, L, P, R, CH, CP, AUX, c, k, fault):
+        G[c, G_CLOCK] += P[P_IDLE]
 
 
 @njit(_sig("int64", "OUT G S rng L P R CH CP AUX RT SP"), cache=True, nogil=True)

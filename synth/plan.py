@@ -84,6 +84,15 @@ class Chan(NamedTuple):
     wired: np.ndarray  # has a masked/active state between arrival and acknowledge
     alive: np.ndarray
     count: np.ndarray
+    route: np.ndarray  # the CPU the interrupt is delivered to (nova-2026 affinity changes move it)
+    dc: np.ndarray  # nova-2026 assign_int: Device Context selector, interrupt index, cfg bits, vector index
+    idx: np.ndarray
+    cfg: np.ndarray
+    vidx: np.ndarray
+    out1: np.ndarray  # assign_int attach outputs (MSI address / data)
+    out2: np.ndarray
+    old_route: np.ndarray  # before the last affinity change (-1 none)
+    old_vec: np.ndarray
 
 
 class Cpus(NamedTuple):
@@ -267,6 +276,7 @@ def build_plan(cfg: SynthConfig) -> Plan:
         sel = w.sel()
         kind = _irq_kind(w, ln)
         vector, eid = ln.irq, -1
+        dc, cfg_bits, vec, out = EMPTY_SEL, 0, 0, (0, 0)
         if w.api == API_2024:
             sm = ids.int_sm[ln.irq]
             w.call(Hc.CTRL_PD, sel=ROOT_SEL_NOVA_OBJ, p1=ROOT_SEL_ROOT_OBJ, p2=(NOVA_SEL_INT_BASE + ln.irq) << 12,
@@ -287,7 +297,6 @@ def build_plan(cfg: SynthConfig) -> Plan:
             _assign_2024(w, sel, flags, cpu, ln, out, Kind.IRQ_UNMASK if ln.wired else None)
         else:
             sm = w.create(Hc.CREATE_SM, sel, flags=FlagCreateSm2026.I, p1=ROOT_SEL_ROOT_PD, p2=ln.irq)
-            dc = EMPTY_SEL
             if not ln.wired:
                 if ln.device not in dcs:
                     dcs[ln.device] = w.sel()
@@ -336,7 +345,8 @@ def build_plan(cfg: SynthConfig) -> Plan:
 
         ec, sc = start(cpu, prio, block)
         mask = int(mode == MODE_X86_2024 and ln.wired)
-        chan_rows.append((cpu, ln.irq, vector, kind, source, eid, ec, sc, sm, sel, prio, ack, mask, int(ln.wired)))
+        chan_rows.append((cpu, ln.irq, vector, kind, source, eid, ec, sc, sm, sel, prio, ack, mask, int(ln.wired),
+                          1, 0, cpu, dc, ln.index, cfg_bits, vec, out[0], out[1], -1, -1))  # fmt: skip
 
     # clients: a global EC per CPU, sleeping on its own semaphore with a deadline between requests
     client_ec, client_sc, client_sm, client_sel, client_deadline = [], [], [], [], []
@@ -375,9 +385,8 @@ def build_plan(cfg: SynthConfig) -> Plan:
     b.event(0, Kind.SM_BLOCK, ec=w.root, sm=root_sm, deadline=root_deadline, sc=ids.root_sc)
     w.switch(0, w.root, ids.idle_ec[0], ids.root_sc, ids.idle_sc[0], SwitchReason.BLOCK)
 
-    rows = np.array(chan_rows, dtype=np.int64).reshape(-1, 14)
-    col = list(rows.T)
-    chan = Chan(*col, np.ones(len(rows), dtype=np.int64), np.zeros(len(rows), dtype=np.int64))
+    rows = np.array(chan_rows, dtype=np.int64).reshape(-1, len(Chan._fields))
+    chan = Chan(*rows.T)
     order = np.argsort(rows[:, 0], kind="stable").astype(np.int64)
     start_idx = np.searchsorted(rows[order, 0], np.arange(n + 1)).astype(np.int64)
     i64 = lambda v: np.array(v, dtype=np.int64)  # noqa: E731

@@ -71,6 +71,7 @@ LABEL_EVENT = {
     "misroute/wrong_cpu": (Kind.IRQ_ARRIVAL, "a1"),
     "misroute/unauthorised_source": (Kind.INTR_FAULT, "a0"),
     "misroute/unassigned": (Kind.IRQ_ARRIVAL, "a1"),
+    "misroute/stale_route": (Kind.IRQ_ARRIVAL, None),
     "latency/preempted": (Kind.IRQ_ARRIVAL, "a1"),
     "latency/budget_exhausted": (Kind.TIMEOUT, None),
     "latency/ipi_storm": (Kind.IPI_SEND, None),
