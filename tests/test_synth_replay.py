@@ -62,3 +62,11 @@ def test_other_faults_keep_the_kernel_plausible(tmp_path: Path, arch: str, api: 
                           recorder_loss=0.003)  # fmt: skip
     assert len({lab["category"] for lab in labels}) >= 3
     assert [FindingCode(f.code).name for f in result.findings if f.code != FindingCode.TRACE_GAP] == []
+
+
+@pytest.mark.parametrize(("arch", "api"), [("x86_64", "nova-2024"), ("aarch64", "nova-2026")])
+def test_single_cpu_system_replays_clean(tmp_path: Path, arch: str, api: str) -> None:
+    """One CPU: the root, its drivers and the client share it (no IPIs, no remote wakes)."""
+    result, labels = _run(tmp_path, "healthy", arch=arch, api=api, cpus=1, devices=3, lost_irq=0.02, latency=0.02)
+    gaps = sorted(lab["event"] for lab in labels if lab["category"] == "recorder_loss")
+    assert [(FindingCode(f.code).name, f.event) for f in result.findings] == [("TRACE_GAP", e) for e in gaps]
