@@ -49,11 +49,21 @@ def trace_key(reader: TraceReader, api: str, recorded: frozenset[int] | None) ->
     st = reader.path.stat()
     h = hashlib.sha256()
     h.update(json.dumps([FORMAT, st.st_size, st.st_mtime_ns, api, sorted(recorded or []), sys.version]).encode())
-    h.update(source_hash().encode())
+    h.update(_sources().encode())
     with open(reader.path, "rb") as f:
         f.seek(max(0, st.st_size - _TAIL))
         h.update(f.read())
     return h.hexdigest()[:32]
+
+
+def _sources() -> str:
+    """Hash of novatrace's sources; a file replaced while it is read (an edit in a checkout) gets a retry."""
+    for _ in range(3):
+        try:
+            return source_hash()
+        except OSError:
+            continue
+    return source_hash()
 
 
 # --- pickling closures ---------------------------------------------------------------------------------------
