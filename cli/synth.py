@@ -9,6 +9,8 @@ import click
 from cli.main import UserError
 from cli.output import emit_json, json_option, progress, stdout
 
+RINGS_MAX_EVENTS = 5_000_000
+
 
 def _count(text: str) -> int:
     """``1e6``, ``1_000_000`` or ``1000000`` -> int."""
@@ -92,6 +94,8 @@ def synth(
         raise UserError(str(e).splitlines()[0]) from None
     if cfg.truncate and fmt != "ipc":
         raise UserError(f"scenario {scenario!r} cuts an IPC stream: use --format ipc (and an .arrows output)")
+    if fmt == "rings" and cfg.events > RINGS_MAX_EVENTS:
+        raise UserError(f"--format rings keeps the trace in memory: at most {RINGS_MAX_EVENTS:.0e} events")
     if out.exists() and not force:
         raise UserError(f"{out}: already exists (use --force to overwrite)")
     if fmt == "parquet" and out.suffix.lower() not in (".parquet", ".pq"):

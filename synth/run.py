@@ -54,8 +54,8 @@ def params(cfg: SynthConfig, plan: Any) -> tuple[np.ndarray, np.ndarray]:
     P[K.P_GAP] = max(2, us // 10)  # ~100 ns between records of one kernel path
     P[K.P_WORK] = max(4, 5 * us)  # ~5 us of driver / server work
     P[K.P_IDLE] = max(4, 20 * us // max(1, int(cfg.w_irq / 10)))
-    P[K.P_PERIOD] = max(8, int(600 * us / max(cfg.w_ipc, 0.01)))  # client sleep (w_ipc 3: ~200 us)
-    P[K.P_ROOT_PERIOD] = max(8, int(50 * us / max(cfg.w_root, 1e-6)))  # root bookkeeping (w_root 0.05: 1 ms)
+    P[K.P_PERIOD] = max(8, round(600 * us / max(cfg.w_ipc, 0.01)))  # client sleep (w_ipc 3: ~200 us)
+    P[K.P_ROOT_PERIOD] = max(8, round(50 * us / max(cfg.w_root, 1e-6)))  # root bookkeeping (w_root 0.05: 1 ms)
     P[K.P_X86] = int(x86)
     P[K.P_UNIT] = X86_IOMMU if x86 else ARM_ITS
     P[K.P_LOSS_AT] = cfg.events // 3
