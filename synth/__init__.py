@@ -1,7 +1,13 @@
 """Workload synthesizer: realistic NOVA traces with injected faults and ground truth (issue 3).
 
-``synthesize(config, out)`` writes a trace and its ``<trace>.labels.parquet``. The boot and control plane
-are built in Python (:mod:`synth.plan`); the steady state comes from one numba kernel (:mod:`synth.kernel`).
+    from synth.config import load_config
+    from synth.run import synthesize
+
+    summary = synthesize(load_config("lost-irq", arch="aarch64", api="nova-2026", events=10**6), Path("t.parquet"))
+
+writes a trace and its ``t.labels.parquet`` (ground truth: one row per injected fault, :mod:`synth.faults`).
+Modules: ``config`` (options, presets, TOML), ``platform`` (the machine), ``plan`` (boot and control plane,
+Python), ``kernel`` (the steady state, numba), ``run`` (batches, time-order merge, writing), ``faults``.
 """
 
 from tracefmt.jit import configure
