@@ -495,6 +495,8 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         if st.c_horizon[c] > 0:
             st.c_horizon[c] -= 1
     if (flushing or k == _MARKER) and e != 0 and e != -1:
+        if st.c_cur[c] != 0 and st.c_cur[c] != -1 and st.c_cur[c] != e:
+            st.c_sc[c] = 0  # a switch went unrecorded: the reference may not know the current SC either
         st.c_cur[c] = e
     if not flushing and k != _HC_EXIT and k != _OBJ_CREATED and k != _MARKER:
         st.c_act[c] = -1  # the action did more than return: only the reference can judge what follows
