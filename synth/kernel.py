@@ -39,8 +39,8 @@ P_X86, P_UNIT, P_LOSS_AT, P_MIN_LOSSES, P_TARGET, P_ROOT_SC_SEL, P_EMPTY_SEL, P_
     20,
     21,
 )
-P_VECS, P_AUX_VEC = 22, 23
-N_PARAMS = 24
+P_VECS, P_AUX_VEC, P_CAP = 22, 23, 24
+N_PARAMS = 25
 # rates (float64 array) indices
 R_PREEMPT, R_STORM, R_RKE, R_LOST, R_MISROUTE, R_LATENCY, R_LOSS, R_DIVERGENCE, R_EXPECT = 0, 1, 2, 3, 4, 5, 6, 7, 8
 N_RATES = 9
@@ -795,7 +795,7 @@ def _episode(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP, c):
 @njit(_sig("int64", "OUT G S rng L P R CH CP AUX RT SP"), cache=True, nogil=True)
 def generate(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP):
     """Episodes until the output is nearly full, the label buffer nearly full or the target is reached."""
-    cap = OUT.shape[1] - MARGIN
+    cap = min(OUT.shape[1] - MARGIN, P[P_CAP])
     lcap = L.shape[0] - 8
     n = G.shape[0]
     while S[C_ROWS] < cap and S[C_TOTAL] < P[P_TARGET] and S[C_LABELS] < lcap:

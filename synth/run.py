@@ -21,12 +21,12 @@ import numpy as np
 from synth import kernel as K
 from synth.config import SynthConfig
 from synth.faults import label_table, labels_path, write_labels
+from synth.merge import take_rows
 from synth.plan import EMPTY_SEL, MODE_2026, MODE_ARM_2024, MODE_X86_2024, ROOT_SEL_ROOT_SC, build_plan
 from synth.platform import ARM_ITS, X86_IOMMU
-from tracefmt.decode import fill_hc
 from tracefmt.io import IPC_STREAM, PARQUET, STREAM_BATCH_ROWS, TraceWriter
 from tracefmt.meta import TraceMeta
-from tracefmt.nova import API_2024, ROOT_SEL_ROOT_PD, X86_NUM_GSI, Hc, hc_number
+from tracefmt.nova import API_2024, ROOT_SEL_ROOT_PD, X86_NUM_GSI, Hc, hc_number, hc_table
 from tracefmt.schema import COLUMNS, EventBatch, concat
 
 LABEL_BUFFER = 4096
@@ -125,17 +125,15 @@ def arrays(plan: Any) -> tuple[np.ndarray, ...]:
     return CH, CP, AUX, plan.root.copy(), SP
 
 
-def _batch(rows: np.ndarray, api: str) -> EventBatch:
-    """Kernel output (10 x n int64, views) -> an EventBatch with the format's column types and ``hc`` filled."""
-    cols = {name: rows[j] for j, name in enumerate(K.OUT_COLUMNS)}
-    cols["hc"] = fill_hc(cols["kind"], cols["a0"], cols["a4"], api)
-    return EventBatch(*(np.ascontiguousarray(cols[name], dtype=dt) for name, dt in COLUMNS.items()))
+def _take(raw: np.ndarray, order: np.ndarray, table: np.ndarray) -> EventBatch:
+    """Columns ``order`` of the kernel output (10 x capacity) as an EventBatch of new arrays (the writer keeps them)."""
+    n = len(order)
+    cols = {name: np.empty(n, dtype=dt) for name, dt in COLUMNS.items()}
+    take_rows(raw, np.ascontiguousarray(order, dtype=np.int64), table, *(cols[name] for name in _TAKE_ORDER))
+    return EventBatch(*(cols[name] for name in COLUMNS))
 
 
-def _sort(b: EventBatch) -> EventBatch:
-    key = b.ts.astype(np.int64) << 8 | b.cpu.astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    return EventBatch(*(col[order] for col in b))
+_TAKE_ORDER = ("ts", "cpu", "seq", "kind", "hc", "ec", "a0", "a1", "a2", "a3", "a4")
 
 
 def synthesize(
@@ -158,7 +156,9 @@ def synthesize(
     S[K.C_TOTAL] = cp.n
     CH, CP, AUX, RT, SP = arrays(plan)
     P[K.P_AUX_VEC] = platform.cpus + 1 + len(CH)
-    OUT = np.zeros((len(K.OUT_COLUMNS), min(cfg.batch_rows, cfg.events + 16) + K.MARGIN), dtype=np.int64)
+    batch = min(cfg.batch_rows, cfg.events + 16)
+    OUT = np.zeros((len(K.OUT_COLUMNS), 2 * batch + K.MARGIN), dtype=np.int64)  # carried rows + a new batch
+    table = hc_table(api)
     L = np.zeros((LABEL_BUFFER, K.N_L), dtype=np.int64)
     labels = _Labels()
     meta = TraceMeta(
@@ -186,19 +186,24 @@ def synthesize(
                     advance(part.n)
 
             emit(cp)
-            carry: EventBatch | None = None
+            m = 0  # rows carried over (at or after the watermark) at the start of OUT
             while True:
+                if OUT.shape[1] - K.MARGIN - m < batch:  # a very uneven batch: make room
+                    OUT = np.concatenate([OUT, np.zeros((OUT.shape[0], m), dtype=np.int64)], axis=1)
+                S[K.C_ROWS] = m
+                P[K.P_CAP] = m + batch
                 K.generate(OUT, G, S, rng, L, P, R, CH, CP, AUX, RT, SP)
                 n = int(S[K.C_ROWS])
                 labels.take(L, int(S[K.C_LABELS]))
-                S[K.C_ROWS] = 0
                 S[K.C_LABELS] = 0
                 done = S[K.C_TOTAL] >= P[K.P_TARGET]
-                new = _batch(OUT[:, :n], api)
-                merged = _sort(new if carry is None else concat([carry, new]))
-                cut = merged.n if done else int(np.searchsorted(merged.ts, int(G[:, K.G_FREE].min()), side="left"))
-                emit(merged.slice(0, cut))
-                carry = merged.slice(cut, merged.n)
+                raw = OUT[:, :n]
+                order = np.argsort(raw[0] << 8 | raw[1], kind="stable")  # (ts, cpu); seq follows per CPU
+                cut = n if done else int(np.count_nonzero(raw[0] < G[:, K.G_FREE].min()))
+                emit(_take(OUT, order[:cut], table))
+                rest = order[cut:]
+                m = len(rest)
+                OUT[:, :m] = raw[:, rest]
                 if done:
                     break
             bg.close()
