@@ -215,6 +215,7 @@ def synthesize(
 
             out.mkdir(parents=True, exist_ok=True)
             write_rings(concat(ring_parts), platform, out, ring_records=max(4096, rows))
+            (out / "platform.json").write_text(platform.to_json())  # for ``novatrace import rings --platform``
             target.unlink()
         else:
             tmp.replace(out)

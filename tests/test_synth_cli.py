@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
@@ -82,6 +83,12 @@ def test_truncated_ipc_stream_reads_back_with_a_warning(tmp_path: Path) -> None:
 
 def test_rings_format_imports_back(tmp_path: Path) -> None:
     out = tmp_path / "rings"
-    r = run("-o", str(out), *ARGS, "--format", "rings")
+    assert run("-o", str(out), *ARGS, "--format", "rings", "--seed", "4").exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["cpu0.ring", "cpu1.ring", "platform.json"]
+    direct = tmp_path / "direct.parquet"
+    assert run("-o", str(direct), *ARGS, "--seed", "4").exit_code == 0
+    back = tmp_path / "back.parquet"
+    rings = [str(out / "cpu0.ring"), str(out / "cpu1.ring")]
+    r = CliRunner().invoke(cli, ["import", "rings", *rings, "--platform", str(out / "platform.json"), "-o", str(back)])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == ["cpu0.ring", "cpu1.ring"]
+    assert pl.read_parquet(back).equals(pl.read_parquet(direct))
