@@ -46,8 +46,8 @@ def _agree(platform, b: EventBatch, what: str, exact: bool = True) -> None:
     eng = _claimed(replay_engine(platform, b).findings())
     if exact:
         assert eng == ref, what
-    else:
-        assert set(eng) <= set(ref), (what, eng, ref)
+    else:  # (code, event, subject): a finding only the reference makes may widen its loss horizon (explanation)
+        assert {f[:3] for f in eng} <= {f[:3] for f in ref}, (what, eng, ref)
 
 
 def _changed(b: EventBatch, j: int, w: int) -> EventBatch:
