@@ -154,3 +154,18 @@ def test_sample_trace_agrees_under_both_generations() -> None:
         eng = _claimed(replay_engine(r.platform, b, model_api=api).findings())
         assert eng == ref, api
         assert int(FindingCode.TRACE_GAP) in [f[0] for f in eng]
+
+
+def test_every_sample_trace_agrees() -> None:
+    from pathlib import Path
+
+    from replay.reference.api import recorded_kinds
+
+    paths = [p for p in sorted(Path("sample_traces").glob("*.parquet")) if not p.name.endswith(".labels.parquet")]
+    assert paths
+    for p in paths:
+        r = open_trace(p)
+        b = concat(list(r.batches()))
+        rec = recorded_kinds(r.meta.provenance)
+        ref = _claimed(replay_reference(r.platform, b, recorded=rec).findings)
+        assert _claimed(replay_engine(r.platform, b, recorded=rec).findings()) == ref, p.name
