@@ -89,6 +89,22 @@ def _ctrl_pd(api: str) -> tuple[Field, ...]:
     )
 
 
+# hypercall fields that name object-space selectors (NOVA uses their low 18 bits: replay/MODEL.md 5), in the
+# order the replay models check them for aliasing
+SELECTOR_FIELDS = (
+    "sel",
+    "pd_sel",
+    "ec_sel",
+    "sm_sel",
+    "pt_sel",
+    "src_sel",
+    "dst_sel",
+    "dc_sel",
+    "dma_sel",
+    "dma_old_sel",
+    "dma_new_sel",
+)
+
 FIELDS: dict[str, dict[Hc, tuple[Field, ...]]] = {
     API_2024: {
         **_COMMON,

@@ -34,27 +34,12 @@ from replay.engine.state import (
     new_state,
 )
 from replay.reference.finding import Finding, describe, severity_of
-from tracefmt.decode import FIELDS, fill_hc
+from tracefmt.decode import FIELDS, SELECTOR_FIELDS, fill_hc
 from tracefmt.events import KIND_NAMES, Kind
 from tracefmt.findings import FINDING_SCHEMA, Explanation, FindingCode, Severity
 from tracefmt.nova import Hc
 from tracefmt.platform import Platform
 from tracefmt.schema import EventBatch
-
-# hypercall fields that are object-space selectors (checked for aliasing, MODEL.md 5), in the reference's order
-SELECTOR_FIELDS = (
-    "sel",
-    "pd_sel",
-    "ec_sel",
-    "sm_sel",
-    "pt_sel",
-    "src_sel",
-    "dst_sel",
-    "dc_sel",
-    "dma_sel",
-    "dma_old_sel",
-    "dma_new_sel",
-)
 
 # hypercalls that return to their caller at once, without rescheduling: their HC_EXIT must come before the
 # CPU's next input (ipc_call, ipc_reply, ctrl_sm and create_sc may block, switch or preempt)
