@@ -91,9 +91,12 @@ def cli() -> None:
     interrupt events with the platform they came from. Start with:
 
     \b
-      novatrace info sample_traces/x86-tiny.parquet
-      novatrace validate TRACE
-      novatrace convert capture.arrows capture.parquet
+      novatrace info sample_traces/x86-healthy.parquet
+      novatrace replay --full sample_traces/x86-divergence.parquet   # every kernel rule
+      novatrace state sample_traces/x86-divergence.parquet --at +0.0001s
+      novatrace tables sample_traces/x86-lost-irq.parquet -o tables/
+      novatrace synth -o big.parquet --events 1e7 --scenario lost-irq
+      novatrace import rings dumps/ --platform platform.json -o capture.parquet
 
     Every command accepts --json for machine-readable output. Exit codes: 0 clean, 1 findings,
     2 usage or input error.
