@@ -115,6 +115,39 @@ def _resolve(m: ReferenceModel, c: int, vector: int, source: int, eid: int) -> t
     return vector, e, bad
 
 
+def _unknown_entry(m: ReferenceModel, c: int, vector: int, irq_w: int) -> Irq | None:
+    """An arrival through routing the model does not know (cold start, loss): the interrupt it names gets a
+    placeholder entry (SM, configuration and state unknown) that the arrival's outputs teach (MODEL.md 3.5)."""
+    if m.x86:
+        if not X86_VEC_GSI <= vector < X86_VEC_GSI + (X86_NUM_GSI if m.gen2024 else m.platform.x86.vectors_per_cpu):
+            return None
+        if m.gen2024:
+            n = vector - X86_VEC_GSI
+        else:
+            slot = m.vectors.get((c, vector - X86_VEC_GSI))
+            if not (slot is UNK or (slot is None and not m.vectors_complete)) or irq_w < 0:
+                return None
+            n = irq_w  # the vector slot is unknown: the recorded interrupt number is learned
+    elif m.gen2024:
+        if not ARM_BASE_SPI <= vector < ARM_BASE_RSV:
+            return None
+        n = vector - ARM_BASE_SPI
+    else:
+        if not ARM_BASE_SPI <= vector < ARM_BASE_RSV and vector < ARM_BASE_LPI:
+            return None
+        n = vector
+    e = m.irqs.get(n)
+    if e is None:
+        if m.irqs_complete:
+            return None
+        e = m.irqs[n] = Irq(n, kind_of(m, n), None, cpu=None, src=None, flags=None, masked=None, active=None)
+    elif e.sm is not None and e.cpu != -1:
+        return None
+    if m.x86 and not m.gen2024:
+        e.vec, e.cpu = vector - X86_VEC_GSI, c
+    return e
+
+
 def arrival(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     vector, irq_w, source, kind_w, eid = ev.a
     c = cpu.n
@@ -123,6 +156,11 @@ def arrival(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         slot = m.vectors.get((c, vector - X86_VEC_GSI))
         if slot is UNK or (slot is None and not m.vectors_complete):
             cpu.learning = True
+    if e is None or e.sm is None:
+        u = _unknown_entry(m, c, vector, irq_w)
+        if u is not None:
+            n, e = u.n, u
+            cpu.learning = True  # which SM the interrupt ups (and how) is learned from the recorded outputs
     if irq_w != n and not cpu.learning:
         m.report(FindingCode.WORD_MISMATCH, ev, n, n, irq_w, 1)
     if e is not None and kind_w != IrqKind.UNKNOWN and kind_w != e.kind:
@@ -188,6 +226,20 @@ def observed(m: ReferenceModel, kind: int, n: int) -> None:
         e.masked = False
     elif kind == Kind.IRQ_DEACTIVATE:
         e.active = False
+
+
+def learn_sm(m: ReferenceModel, n: int, sm: Sm) -> None:
+    """SM_UP with cause INTERRUPT: the SM of an interrupt whose entry had none (MODEL.md 3.5)."""
+    e = m.irqs.get(n) if n >= 0 else None
+    if e is None or e.sm is not None:
+        return
+    e.sm = sm
+    if sm.irq is None:
+        sm.irq = n
+    known = m.x86 and not m.gen2024 and e.vec is not None and e.cpu is not None and e.cpu >= 0
+    slot = m.vectors.get((e.cpu, e.vec)) if known else None
+    if known and (slot is UNK or (slot is None and not m.vectors_complete)):
+        m.vectors[(e.cpu, e.vec)] = sm  # the vector slot the arrival came through holds this SM
 
 
 def forget(m: ReferenceModel, n: int) -> None:

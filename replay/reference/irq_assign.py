@@ -131,12 +131,12 @@ def _assign_2026_x86(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         if pin is False and e is not None and e.dc is not None:
             v.need(e.dc is dc and e.idx == idx, S.BAD_PAR)
     slot = m.vectors.get((target, vec), UNK if not m.vectors_complete else None)
-    if slot is UNK:
-        v.need(None, S.ABORTED)
+    if slot is UNK or (sm is None and slot is not None):
+        v.need(None, S.ABORTED)  # the slot, or the SM it is compared with, is unknown
     elif attach:
         v.need(slot is None or slot is sm, S.ABORTED)
     else:
-        v.need(slot is sm, S.ABORTED)
+        v.need(slot is not None and slot is sm, S.ABORTED)
     status = v.done()
     if status == S.SUCCESS:
         if not attach or pin:

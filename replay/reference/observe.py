@@ -195,8 +195,8 @@ def learn(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
             for stale in sm.waiters:
                 _unknown_ec(m, stale)
             sm.waiters, sm.waiters_complete = [], True
-        if a[4] >= 0 and a[4] in m.irqs and m.irqs[a[4]].sm is None:
-            m.irqs[a[4]].sm = sm
+        if a[3] == UpCause.INTERRUPT:
+            irq.learn_sm(m, a[4], sm)
     elif k == Kind.SM_BLOCK:
         _learn_block(m, cpu, ev)
     elif k == Kind.EC_WAKE and a[1] in (WakeReason.SM_UP, WakeReason.TIMEOUT):

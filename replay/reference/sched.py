@@ -61,6 +61,7 @@ def unblock(m: ReferenceModel, c: int, sc: Sc) -> None:
     """B24 Scheduler::unblock from CPU c: local enqueue, or remote release queue + RRQ if it was empty."""
     if sc.cpu is None or not 0 <= sc.cpu < len(m.cpus):
         sc.state = None
+        m.cpus[c].learning = True  # where it goes (a local enqueue or an RRQ) is learned (MODEL.md 3.2)
         return
     if sc.cpu == c:
         enqueue(m, m.cpus[c], sc, ts_now(m))
