@@ -139,7 +139,9 @@ def _assign_2026_x86(m: ReferenceModel, cpu: Cpu, call: Call) -> None:
         v.need(slot is not None and slot is sm, S.ABORTED)
     status = v.done()
     if status == S.SUCCESS:
-        if not attach or pin:
+        if attach and pin is None:
+            call.out1, call.out2 = None, None  # pin or MSI decides the outputs: learned from the HC_EXIT
+        elif not attach or pin:
             call.out1, call.out2 = 0, 0
         elif ir:
             call.out1, call.out2 = X86_MSI_ADDR_IR, (sm.irq & 0xFFFF) if sm and sm.irq is not None else None

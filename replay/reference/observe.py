@@ -79,6 +79,8 @@ def output(m: ReferenceModel, cpu: Cpu, ev: Ev, unexpected_ok: bool = False) -> 
             return False
         if not (cpu.learning or _tolerated(ev)):
             m.report(FindingCode.UNEXPECTED_EVENT, ev, _subject(ev), detail=ev.kind)
+        elif ev.kind == Kind.SM_UP:
+            _check_woken(m, ev)
         learn(m, cpu, ev)
         return True
     skip_before(m, cpu, j, ev)
@@ -180,6 +182,43 @@ def _unknown_ec(m: ReferenceModel, ec: Ec) -> None:
         m.cpus[ec.cpu].ready_complete = False
 
 
+def _check_woken(m: ReferenceModel, ev: Ev) -> None:
+    """A learned SM_UP may wake only an EC that could wait on that SM: one the model knows blocked on
+    another SM is a WORD_MISMATCH (woken); the SM's known waiters may then have been the one (MODEL.md 13)."""
+    sm, w = m.reg.get(ev.a[0]), m.reg.get(ev.a[2]) if ev.a[2] else None
+    if not isinstance(sm, Sm) or not isinstance(w, Ec) or w.cont != Cont.BLOCKED or w.blocked_on in (None, sm):
+        return
+    head = sm.waiters[0].id if sm.waiters else -1
+    m.report(FindingCode.WORD_MISMATCH, ev, ev.a[0], head, ev.a[2], 2)
+    for stale in sm.waiters:
+        _fate_unknown(m, stale)
+    sm.waiters, sm.waiters_complete, sm.counter = [], False, None
+    if w in w.blocked_on.waiters:
+        w.blocked_on.waiters.remove(w)
+    w.blocked_on.waiters_complete = False
+
+
+def _fate_unknown(m: ReferenceModel, ec: Ec) -> None:
+    """A waiter that may or may not have been woken: it returns SUCCESS or TIMEOUT when it returns."""
+    _unknown_ec(m, ec)
+    ec.blocked_on = None
+    if ec.call is not None and ec.call.status is None:
+        ec.call.decide(Status.SUCCESS)
+        ec.call.v.allowed |= 1 << int(Status.TIMEOUT)
+    for sc in ec.parked:
+        sc.state = None
+        if sc.cpu is not None:
+            m.cpus[sc.cpu].ready_complete = False
+    ec.parked = []
+
+
+def _expect_wake(m: ReferenceModel, cpu: Cpu, sm: Sm, w: Ec) -> None:
+    """A learned up that woke W: the kernel records W's EC_WAKE next (semaphores.release), required."""
+    if int(Kind.EC_WAKE) in m.recorded:
+        words = [w, int(WakeReason.SM_UP), sm, w.cpu, 0]
+        cpu.pending.appendleft(Expect(int(Kind.EC_WAKE), words, None, False, m.action[cpu.n], m.epoch))
+
+
 def learn(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     """State an unexpected (or adopted) output reveals (MODEL.md 3.5)."""
     k, a = ev.kind, ev.a
@@ -191,6 +230,7 @@ def learn(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
         w = m.resolve(a[2], ObjType.EC, ev) if a[2] else None
         if isinstance(w, Ec):
             _released(m, sm, w, Status.SUCCESS)
+            _expect_wake(m, cpu, sm, w)
         elif a[2] == 0:
             for stale in sm.waiters:
                 _unknown_ec(m, stale)
