@@ -28,6 +28,7 @@ from replay.engine.state import (
     G_NF,
     G_NOBJ,
     G_TIMEOUTS,
+    G_WOKEN,
     State,
     grown_findings,
     grown_objects,
@@ -37,7 +38,7 @@ from replay.reference.finding import Finding, describe, severity_of
 from tracefmt.decode import FIELDS, SELECTOR_FIELDS, fill_hc
 from tracefmt.events import KIND_NAMES, Kind
 from tracefmt.findings import FINDING_SCHEMA, Explanation, FindingCode, Severity
-from tracefmt.nova import Hc
+from tracefmt.nova import X86_VEC_GSI, Hc
 from tracefmt.platform import Platform
 from tracefmt.schema import EventBatch
 
@@ -71,6 +72,7 @@ CLAIMED_CODES = frozenset(
         FindingCode.BAD_RECORD,
         FindingCode.COLD_START,
         FindingCode.TRACE_GAP,
+        FindingCode.WORD_MISMATCH,  # only SM_UP `woken` of an interrupt up on a known wait queue (MODEL.md 14.2)
     )
 )
 
@@ -117,7 +119,8 @@ class Engine:
         self.platform = platform
         self.api = platform.api
         self.rehc = model_api is not None
-        self.st: State = new_state(platform.cpus, selector_table(self.api), nonswitch_table(), exits_recorded)
+        irq_base = X86_VEC_GSI if platform.arch == "x86_64" and self.api == "nova-2024" else -1
+        self.st: State = new_state(platform.cpus, selector_table(self.api), nonswitch_table(), exits_recorded, irq_base)
         self.finished = False
 
     @property
@@ -209,6 +212,7 @@ class Engine:
                 "exits_paired": int(g[G_EXITS_SEEN]),
                 "exits_learned": int(g[G_EXITS_LEARNED]),
                 "timeouts_checked": int(g[G_TIMEOUTS]),
+                "interrupt_wakes_checked": int(g[G_WOKEN]),
                 "rules": sorted(FindingCode(c).name for c in CLAIMED_CODES),
             },
             "unchecked": {

@@ -36,17 +36,20 @@ from replay.engine.state import (
     G_EXITS_SEEN,
     G_FIRST_SEQ,
     G_IN_BOOT,
+    G_IRQ_BASE,
     G_LAST_TS,
     G_LOSSES,
     G_NF,
     G_NOBJ,
+    G_QGEN,
     G_TIMEOUTS,
+    G_WOKEN,
     HORIZON,
     State,
 )
-from tracefmt.events import N_KINDS, Kind, TimeoutKind, WakeReason
+from tracefmt.events import N_KINDS, Kind, TimeoutKind, UpCause, WakeReason
 from tracefmt.findings import Explanation, FindingCode
-from tracefmt.nova import P0_NUMBER_MASK, SEL_MASK, SELNUM, Hc, ObjType, Status
+from tracefmt.nova import P0_NUMBER_MASK, SEL_MASK, SELNUM, X86_NUM_GSI, Hc, ObjType, Status
 
 OK, GROW, FULL = 0, 1, 2  # status codes of run()
 
@@ -62,6 +65,7 @@ _TIMEOUT = int(Kind.TIMEOUT)
 _LOSS = int(Kind.RECORDER_LOSS)
 _MARKER = int(Kind.MARKER)
 _OBJ_CREATED = int(Kind.OBJ_CREATED)
+_IRQ_MASK = int(Kind.IRQ_MASK)
 _N_KINDS = N_KINDS
 
 _HC_NONE = int(Hc.NONE)
@@ -69,11 +73,16 @@ _HC_IPC_CALL = int(Hc.IPC_CALL)
 _HC_IPC_REPLY = int(Hc.IPC_REPLY)
 _HC_CREATE_EC = int(Hc.CREATE_EC)
 _HC_CREATE_SM = int(Hc.CREATE_SM)
+_HC_CTRL_SM = int(Hc.CTRL_SM)
 _N_HC = int(Hc.RESERVED) + 1
 
 _EC_TYPE = int(ObjType.EC)
 _SM_TYPE = int(ObjType.SM)
 _SUCCESS = int(Status.SUCCESS)
+_ST_TIMEOUT = int(Status.TIMEOUT)
+_UP_CONSOLE = int(UpCause.CONSOLE)
+_N_GSI = X86_NUM_GSI
+_INT_SM_SEL = 0x10000  # boot selector of nova-2024 interrupt SM n: 0x10000 + n (MODEL.md 4.1)
 _MAX_STATUS = int(Status.MEM_CAP)
 _NUM_MASK = P0_NUMBER_MASK
 _SELNUM = SELNUM
@@ -97,6 +106,8 @@ _C_SELECTOR_ALIASED = int(FindingCode.SELECTOR_ALIASED)
 _C_BAD_RECORD = int(FindingCode.BAD_RECORD)
 _C_COLD_START = int(FindingCode.COLD_START)
 _C_TRACE_GAP = int(FindingCode.TRACE_GAP)
+_C_WORD_MISMATCH = int(FindingCode.WORD_MISMATCH)
+_W_WOKEN = 2  # SM_UP word index of `woken`
 
 _HASH = np.uint64(0x9E3779B97F4A7C15)
 _I64_MIN = np.iinfo(np.int64).min
@@ -235,6 +246,181 @@ def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: in
         st.o_sure[o] = 0  # every counter and wait queue (MODEL.md 3.4)
 
 
+# --- semaphore wait queues (MODEL.md 7): linked lists of EC indices, known only while nothing unseen touched them
+
+
+@njit(cache=True, _nrt=False)
+def _taint_all(st: State) -> None:
+    """Something the engine cannot see may have changed a wait queue in the reference: claim none any more."""
+    st.g[G_QGEN] += 1  # O(1): every queue's mark is now stale
+
+
+@njit(cache=True, _nrt=False)
+def _dequeue(st: State, e: int) -> None:
+    """EC ``e`` leaves the wait queue it is in, if any."""
+    s = st.o_qsm[e]
+    if s < 0:
+        return
+    st.o_qsm[e] = -1
+    prev = -1
+    x = st.o_qhead[s]
+    while x >= 0 and x != e:
+        prev = x
+        x = st.o_qnext[x]
+    if x < 0:
+        return
+    if prev < 0:
+        st.o_qhead[s] = st.o_qnext[e]
+    else:
+        st.o_qnext[prev] = st.o_qnext[e]
+    if st.o_qtail[s] == e:
+        st.o_qtail[s] = prev
+    st.o_qnext[e] = -1
+
+
+@njit(cache=True, _nrt=False)
+def _block(st: State, e: int, s: int) -> None:
+    """SM_BLOCK of EC ``e`` on SM ``s``: e moves to the tail of s's queue unless it is in it already."""
+    if st.o_qsm[e] == s:
+        return
+    _dequeue(st, e)
+    st.o_qsm[e] = s
+    t = st.o_qtail[s]
+    if t < 0:
+        st.o_qhead[s] = e
+    else:
+        st.o_qnext[t] = e
+    st.o_qtail[s] = e
+
+
+@njit(cache=True, _nrt=False)
+def _others_open(st: State, c: int, s: int) -> bool:
+    """A record on SM ``s`` while another CPU is inside a semaphore action whose record is still due: the
+    reference made that action's change at its input (eagerly), the engine makes it at the record, so their
+    orders may differ. Notes the touch for that action (``_settle`` judges it once its target is seen)."""
+    n = 0
+    for d in range(len(st.c_smact)):
+        if d == c or st.c_smact[d] == 0 or st.c_smact[d] == 3:
+            continue
+        if st.c_smact[d] == 2 and st.c_upsm[d] >= 0 and st.c_upsm[d] != s:
+            continue  # another CPU's arrival ups another SM
+        n += 1
+        t = st.c_touch[d]
+        st.c_touch[d] = s if t == -1 or t == s else -2
+    return n > 0
+
+
+@njit(cache=True, _nrt=False)
+def _settle(st: State, c: int, s: int) -> None:
+    """CPU c's semaphore action showed its SM ``s`` (-1: it returned without showing it): if other CPUs'
+    records touched that SM while the action was open, the two orders may differ - forget it."""
+    t = st.c_touch[c]
+    if t == -2 or (t >= 0 and s < 0):
+        _taint_all(st)
+    elif t >= 0 and t == s:
+        st.o_qok[s] = 0
+    st.c_touch[c] = -1
+    st.c_smact[c] = 0
+
+
+@njit(cache=True, _nrt=False)
+def _relearn(st: State, s: int) -> None:
+    """SM_UP woken 0: the reference now has the SM's queue empty and complete, whatever it predicted."""
+    x = st.o_qhead[s]
+    while x >= 0:
+        nxt = st.o_qnext[x]
+        st.o_qsm[x] = -1
+        st.o_qnext[x] = -1
+        x = nxt
+    st.o_qhead[s] = -1
+    st.o_qtail[s] = -1
+    st.o_qok[s] = st.g[G_QGEN]
+
+
+@njit(cache=True, _nrt=False)
+def _sm_input(st: State, c: int, k: int, h: int, e: int, w0: int, w1: int) -> None:
+    """An input on CPU c: an open semaphore action of c whose record never came leaves the queues unknown;
+    then note the semaphore action this input starts (ctrl_sm, interrupt arrival, hypercall timer)."""
+    if st.c_smact[c] != 0:
+        _taint_all(st)
+    st.c_smact[c] = 0
+    st.c_upsm[c] = -1
+    st.c_clean[c] = 0
+    st.c_touch[c] = -1
+    if k == _HC_ENTRY and h == _HC_CTRL_SM:
+        caller = e if e != 0 and e != -1 else st.c_cur[c]
+        o = intern(st, caller) if caller != 0 and caller != -1 else -1
+        st.c_smact[c] = 1
+        st.c_upsm[c] = o
+        if o >= 0:
+            st.o_carg[o] = 0  # no timer released this call (yet)
+    elif k == _IRQ_ARRIVAL:
+        base = st.g[G_IRQ_BASE]
+        n = w0 - base
+        if base < 0:
+            st.c_smact[c] = 2
+        elif 0 <= n < _N_GSI:  # other vectors up no SM (nova-2024 x86: the GSI table is complete after boot)
+            st.c_smact[c] = 2
+            st.c_upsm[c] = st.i_sm[n]
+            st.c_clean[c] = 1
+    elif k == _TIMEOUT and w0 == _TO_HYPERCALL and w1 != 0 and w1 != -1:
+        o = lookup(st, w1)
+        if o >= 0 and (st.o_blocked[o] or st.o_qsm[o] >= 0):
+            st.c_smact[c] = 3  # its EC_WAKE is due (the queue change is made now, as in the reference)
+            st.c_upsm[c] = o
+            st.o_carg[o] = 1  # released by its timer: the call returns TIMEOUT
+            _dequeue(st, o)
+
+
+@njit(cache=True, _nrt=False)
+def _sm_up(st: State, event: int, ts: int, c: int, key: int, woken: int, cause: int) -> None:
+    """SM_UP: the `woken` word of an interrupt up is checked where the engine knows the SM's wait queue as the
+    reference does (MODEL.md 14.2); an up the engine cannot follow leaves every queue unknown."""
+    if key == 0 or key == -1:
+        _taint_all(st)
+        return
+    s = intern(st, key)
+    w = lookup(st, woken) if woken != 0 and woken != -1 else -1
+    head = st.o_qhead[s]
+    others = _others_open(st, c, s)
+    clean = not st.g[G_COLD] and st.g[G_LOSSES] == 0 and st.c_horizon[c] == 0 and not st.c_learning[c]
+    ours = st.c_smact[c] == 2 and st.c_upsm[c] == s and st.c_clean[c]  # the up of this CPU's arrival
+    if ours and st.o_qok[s] == st.g[G_QGEN] and head >= 0 and clean and not others:
+        st.g[G_WOKEN] += 1
+        if woken != st.o_id[head]:
+            expl = _explain(st, c, _NO_EPOCH)
+            _report(st, _C_WORD_MISMATCH, expl, event, ts, c, _SM_UP, key, st.o_id[head], woken, _W_WOKEN)
+    if woken == 0:
+        if others:
+            st.o_qok[s] = 0
+        else:
+            _relearn(st, s)
+    elif st.o_qok[s] == st.g[G_QGEN] and head >= 0 and w == head:
+        _dequeue(st, head)
+    else:
+        if w >= 0:
+            _dequeue(st, w)
+        _taint_all(st)
+    if cause != _UP_CONSOLE and st.c_smact[c] != 3:
+        _settle(st, c, s)
+    st.c_clean[c] = 0
+
+
+@njit(cache=True, _nrt=False)
+def _sm_block(st: State, c: int, e: int, key: int) -> None:
+    """SM_BLOCK: the EC joins the SM's queue (as the reference learns it); its down's record came."""
+    if e == 0 or e == -1 or key == 0 or key == -1:
+        _taint_all(st)
+        return
+    o = _ec(st, e, c)
+    s = intern(st, key)
+    _block(st, o, s)
+    _others_open(st, c, s)
+    if st.c_smact[c] != 1 or st.c_upsm[c] != o:
+        _taint_all(st)  # not the block of this CPU's ctrl_sm
+    _settle(st, c, s)
+
+
 # --- hypercalls -------------------------------------------------------------------------------------------------
 
 
@@ -332,9 +518,18 @@ def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
         _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, _HC_EXIT, e, -1, w0, call)
     elif call == _HC_IPC_CALL and not 0 <= w0 <= _MAX_STATUS:
         status = _SUCCESS
+    if call == _HC_CTRL_SM:
+        want = _ST_TIMEOUT if st.o_carg[o] == 1 else _SUCCESS
+        if status != want or st.o_blocked[o] or st.o_qsm[o] >= 0:
+            _taint_all(st)  # a status the reference may not have predicted forgets the SM (MODEL.md 7)
+            _dequeue(st, o)
+        if st.c_smact[c] == 1 and st.c_upsm[c] == o:
+            _settle(st, c, -1)
     st.o_blocked[o] = 0  # an exit while blocked: only the reference's semaphore state can judge it
     st.g[G_EXITS_SEEN] += 1
     if call == _HC_CREATE_SM and status == _SUCCESS and w3 != 0 and w3 != -1:
+        if lookup(st, w3) < 0:
+            st.o_qok[intern(st, w3)] = st.g[G_QGEN]  # a new SM: empty queue
         st.o_sure[intern(st, w3)] = 1
     if call == _HC_CREATE_EC and status == _SUCCESS and w3 != 0 and w3 != -1:
         n = _ec(st, w3, -1)
@@ -381,6 +576,8 @@ def _check_wake(st: State, c: int, w: int, reason: int, target: int) -> None:
     odd = (reason == _WAKE_SM_UP and w != st.c_woken[c]) or (reason == _WAKE_TIMEOUT and w != st.c_tmo[c])
     if odd or (o >= 0 and st.o_cpu[o] >= 0 and target != st.o_cpu[o]):
         st.c_learning[c] = 1
+        if reason in (_WAKE_SM_UP, _WAKE_TIMEOUT):
+            _taint_all(st)  # the reference learns the release: the EC leaves whatever queue it had it in
 
 
 @njit(cache=True, _nrt=False)
@@ -399,7 +596,7 @@ def _timeout(st: State, event: int, ts: int, c: int, key: int, deadline: int) ->
 
 
 @njit(cache=True, _nrt=False)
-def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
+def _created(st, c, booting, e, w0, w1, w2, w3, w4) -> None:
     """OBJ_CREATED of an EC or SM: boot announcements (idle ECs become current), or a create_ec's new EC /
     create_sm's new SM."""
     if w0 == 0 or w0 == -1:
@@ -407,7 +604,13 @@ def _created(st, c, booting, e, w0, w1, w3, w4) -> None:
     if (w1 >> 8) == _SM_TYPE:
         creator = lookup(st, e) if e != 0 and e != -1 else -1
         if booting or (creator >= 0 and st.o_call[creator] == _HC_CREATE_SM):
-            st.o_sure[intern(st, w0)] = 1
+            if lookup(st, w0) < 0:
+                st.o_qok[intern(st, w0)] = st.g[G_QGEN]  # a new SM: empty queue
+            o = intern(st, w0)
+            st.o_sure[o] = 1
+            base = st.g[G_IRQ_BASE]
+            if booting and base >= 0 and w3 == 0 and 0 <= w4 < _N_GSI and w2 == _INT_SM_SEL + w4:
+                st.i_sm[w4] = o  # interrupt SM n of the nova-2024 table (MODEL.md 4.1)
         return
     if (w1 >> 8) != _EC_TYPE:
         return
@@ -459,7 +662,7 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
             st.c_last_seq[c] = seq
             st.c_last_ts[c] = ts
             st.c_has_last[c] = 2
-            _created(st, c, True, e, w0, w1, w3, w4)
+            _created(st, c, True, e, w0, w1, w2, w3, w4)
             return
         g[G_IN_BOOT] = 0
     if st.c_has_last[c] == 0 and not g[G_COLD]:
@@ -488,6 +691,7 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
     flushing = k in (_HC_ENTRY, _IRQ_ARRIVAL, _TIMEOUT, _IPI_RECV)
     if flushing:
         _flush(st, event, ts, c, k)
+        _sm_input(st, c, k, h, e, w0, w1)
         st.c_learning[c] = 0
         st.c_woken[c] = 0
         st.c_act[c] = h if k == _HC_ENTRY and h < _N_HC and st.nonswitch[h] else -1
@@ -498,6 +702,8 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         if st.c_cur[c] != 0 and st.c_cur[c] != -1 and st.c_cur[c] != e:
             st.c_sc[c] = 0  # a switch went unrecorded: the reference may not know the current SC either
         st.c_cur[c] = e
+    if not flushing and k != _IRQ_MASK and k != _SM_UP:
+        st.c_clean[c] = 0  # something else than the arrival's IRQ_MASK came first (an SM_UP clears it itself)
     if not flushing and k != _HC_EXIT and k != _OBJ_CREATED and k != _MARKER:
         st.c_act[c] = -1  # the action did more than return: only the reference can judge what follows
     if k == _HC_ENTRY:
@@ -506,11 +712,13 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         _hc_exit(st, event, ts, c, h, e, w0, w3, w4)
     elif k == _SM_BLOCK:
         _uncertain_sm(st, c, w0)
+        _sm_block(st, c, e, w0)
         if e != 0 and e != -1:
             o = _ec(st, e, c)
             st.o_blocked[o] = 1
             st.o_deadline[o] = w1
     elif k == _SM_UP:
+        _sm_up(st, event, ts, c, w0, w2, w3)
         _uncertain_sm(st, c, w0)
         if w2 != 0 and w2 != -1:
             o = lookup(st, w2)
@@ -520,6 +728,8 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         _released(st, w2, False)
     elif k == _EC_WAKE:
         _check_wake(st, c, w0, w1, w3)
+        if w1 == _WAKE_TIMEOUT and st.c_smact[c] == 3 and w0 == st.c_tmo[c]:
+            st.c_smact[c] = 0  # the timer's wake came
         if w1 in (_WAKE_SM_UP, _WAKE_TIMEOUT):
             _released(st, w0, True)
     elif k == _TIMEOUT:
@@ -529,13 +739,15 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         if w1 != 0 and w1 != -1:
             st.c_cur[c] = w1
             o = lookup(st, w1)
-            if o >= 0 and st.o_blocked[o]:  # it runs: released, but the recording did not show how -
-                st.o_blocked[o] = 0  # the reference has a mismatch there and learns: claim nothing
+            if o >= 0 and (st.o_blocked[o] or st.o_qsm[o] >= 0):  # it runs: released, but the recording did
+                st.o_blocked[o] = 0  # not show how - the reference has a mismatch there and learns: claim nothing
                 st.c_learning[c] = 1
+                _dequeue(st, o)
+                _taint_all(st)
         if w3 != 0 and w3 != -1:
             st.c_sc[c] = 1
     elif k == _OBJ_CREATED:
-        _created(st, c, False, e, w0, w1, w3, w4)
+        _created(st, c, False, e, w0, w1, w2, w3, w4)
 
 
 @njit(cache=True, _nrt=False)
