@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from replay.reference.state import UNK, Cap, Cont, Cpu, Ec, Obj, Space
-from tracefmt.decode import FIELDS, INVALID_STATUS, exit_status
+from tracefmt.decode import FIELDS, INVALID_STATUS, SELECTOR_FIELDS, exit_status
 from tracefmt.events import Kind
 from tracefmt.findings import Explanation, FindingCode
 from tracefmt.nova import P0_NUMBER_MASK, SEL_MASK, SELNUM, Hc, ObjType, Status
@@ -182,20 +182,6 @@ def known(x: Any) -> bool | None:
 
 # --- entry and exit ----------------------------------------------------------------------------------------
 
-_SEL_FIELDS = (
-    "sel",
-    "pd_sel",
-    "ec_sel",
-    "sm_sel",
-    "pt_sel",
-    "src_sel",
-    "dst_sel",
-    "dc_sel",
-    "dma_sel",
-    "dma_old_sel",
-    "dma_new_sel",
-)
-
 
 def decode(m: ReferenceModel, ev: Ev) -> dict[str, int]:
     fields = FIELDS[m.api].get(Hc(ev.hc), ())
@@ -221,7 +207,7 @@ def hc_entry(m: ReferenceModel, cpu: Cpu, ev: Ev) -> None:
     if hc == Hc.NONE:
         return
     f = decode(m, ev)
-    for name in _SEL_FIELDS:
+    for name in SELECTOR_FIELDS:
         v = f.get(name)
         if v is not None and v >= SELNUM:
             m.report(FindingCode.SELECTOR_ALIASED, ev, v & SEL_MASK, v & SEL_MASK, i64(v), hc, Explanation.INPUT)
