@@ -249,7 +249,7 @@ def _gap(st: State, event: int, ts: int, c: int, kind: int, lost: int, since: in
 # --- semaphore wait queues (MODEL.md 7): linked lists of EC indices, known only while nothing unseen touched them
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _taint_all(st: State) -> None:
     """Something the engine cannot see may have changed a wait queue in the reference: claim none any more."""
     st.g[G_QGEN] += 1  # O(1): every queue's mark is now stale
@@ -451,6 +451,23 @@ def _flush(st: State, event: int, ts: int, c: int, kind: int) -> None:
 
 
 @njit(cache=True, _nrt=False)
+def _any_aliased(sel_tab: np.ndarray, h: int, w0: int, w1: int, w2: int, w3: int, w4: int) -> bool:
+    """Whether a selector field of the call is >= 2^18 (takes only the table: a cheap call per hypercall)."""
+    words = (w0, w1, w2, w3, w4)
+    n = 0
+    for j in range(sel_tab.shape[1]):
+        reg = sel_tab[h, j, 0]
+        if reg < 0:
+            break
+        v = np.uint64(words[reg]) >> np.uint64(sel_tab[h, j, 1])
+        m = sel_tab[h, j, 2]
+        if m != 0:
+            v = v & np.uint64(m)
+        n += v >= np.uint64(_SELNUM)
+    return n > 0
+
+
+@njit(cache=True, _nrt=False)
 def _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4) -> None:
     """Hypercall selectors >= 2^18: NOVA uses their low 18 bits (SELECTOR_ALIASED, MODEL.md 5)."""
     words = (w0, w1, w2, w3, w4)
@@ -479,7 +496,8 @@ def _hc_entry(st, event, ts, c, h, e, w0, w1, w2, w3, w4) -> None:
     st.o_known[o] = 1
     if h == _HC_NONE or h >= _N_HC:
         return
-    _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4)
+    if _any_aliased(st.sel_tab, h, w0, w1, w2, w3, w4):
+        _aliased(st, event, ts, c, h, w0, w1, w2, w3, w4)
     if h == _HC_IPC_REPLY:  # never returns to its caller
         return
     st.o_call[o] = h
@@ -518,7 +536,7 @@ def _hc_exit(st, event, ts, c, hk, e, w0, w3, w4) -> None:
         _report(st, _C_BAD_RECORD, _RECORDER, event, ts, c, _HC_EXIT, e, -1, w0, call)
     elif call == _HC_IPC_CALL and not 0 <= w0 <= _MAX_STATUS:
         status = _SUCCESS
-    if call == _HC_CTRL_SM:
+    if call == _HC_CTRL_SM and not st.g[G_COLD] and st.g[G_LOSSES] == 0:
         want = _ST_TIMEOUT if st.o_carg[o] == 1 else _SUCCESS
         if status != want or st.o_blocked[o] or st.o_qsm[o] >= 0:
             _taint_all(st)  # a status the reference may not have predicted forgets the SM (MODEL.md 7)
@@ -567,7 +585,7 @@ def _uncertain_sm(st: State, c: int, key: int) -> None:
         st.c_learning[c] = 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _check_wake(st: State, c: int, w: int, reason: int, target: int) -> None:
     """An EC_WAKE the recorded up / timer of this action does not explain, or naming another CPU than the
     woken EC's: the reference reports a mismatch and learns the rest of the action - so the engine claims
@@ -580,7 +598,7 @@ def _check_wake(st: State, c: int, w: int, reason: int, target: int) -> None:
             _taint_all(st)  # the reference learns the release: the EC leaves whatever queue it had it in
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, inline="always", _nrt=False)
 def _timeout(st: State, event: int, ts: int, c: int, key: int, deadline: int) -> None:
     """TIMEOUT(HYPERCALL, W, deadline): W blocked with that deadline armed must not wake before it."""
     if key == 0 or key == -1:
@@ -677,6 +695,7 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
     st.c_last_seq[c] = seq
     st.c_last_ts[c] = ts
     st.c_has_last[c] = 2
+    queues = not g[G_COLD] and g[G_LOSSES] == 0  # wait queues are followed (and claimed) only before any loss
     if k == _LOSS:
         return
     if k == _IPI_RECV and not -1 <= w0 < ncpu:
@@ -691,7 +710,8 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
     flushing = k in (_HC_ENTRY, _IRQ_ARRIVAL, _TIMEOUT, _IPI_RECV)
     if flushing:
         _flush(st, event, ts, c, k)
-        _sm_input(st, c, k, h, e, w0, w1)
+        if queues:
+            _sm_input(st, c, k, h, e, w0, w1)
         st.c_learning[c] = 0
         st.c_woken[c] = 0
         st.c_act[c] = h if k == _HC_ENTRY and h < _N_HC and st.nonswitch[h] else -1
@@ -712,13 +732,15 @@ def _step(st, ts, c, seq, k, h, e, w0, w1, w2, w3, w4) -> None:
         _hc_exit(st, event, ts, c, h, e, w0, w3, w4)
     elif k == _SM_BLOCK:
         _uncertain_sm(st, c, w0)
-        _sm_block(st, c, e, w0)
+        if queues:
+            _sm_block(st, c, e, w0)
         if e != 0 and e != -1:
             o = _ec(st, e, c)
             st.o_blocked[o] = 1
             st.o_deadline[o] = w1
     elif k == _SM_UP:
-        _sm_up(st, event, ts, c, w0, w2, w3)
+        if queues:
+            _sm_up(st, event, ts, c, w0, w2, w3)
         _uncertain_sm(st, c, w0)
         if w2 != 0 and w2 != -1:
             o = lookup(st, w2)
