@@ -81,8 +81,9 @@ def replay(
     """Replay TRACE through the NOVA kernel model and report where the recording diverges from it.
 
     The numba engine checks hypercall entry/exit pairing, selector aliasing, recorder loss, cold starts,
-    malformed records and (x86 nova-2024) the EC an interrupt semaphore up wakes, at full speed; --full runs the reference model, which checks every rule of
-    replay/MODEL.md (statuses, semaphores, scheduling, interrupts, IPC) but is about 1000x slower.
+    malformed records and (x86 nova-2024) the EC an interrupt semaphore up wakes, at full speed; --full runs
+    the reference model, which checks every rule of replay/MODEL.md (statuses, semaphores, scheduling,
+    interrupts, IPC) but is about 1000x slower.
     Exit 0 if nothing is wrong, 1 if any WARNING or ERROR finding, 2 if TRACE is not a readable trace.
 
     \b
