@@ -460,6 +460,9 @@ def _reroute(OUT, G, S, rng, L, P, CH, AUX, r_ec):
     if CH[k, CH_ALIVE] == 0 or G[CH[k, CH_CPU], G_PEND] == k or P[P_NCPU] < 2:
         return
     old = CH[k, CH_ROUTE]
+    now = G[0, G_CLOCK]
+    if G[old, G_FREE] > now or G[CH[k, CH_CPU], G_FREE] > now:
+        return  # an episode generated earlier may still deliver through the old route after `now`
     r2 = _below(rng, P[P_NCPU] - 1)
     r2 = r2 + 1 if r2 >= old else r2
     nv = CH[k, CH_VIDX]
