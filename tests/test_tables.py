@@ -53,15 +53,7 @@ def down_and_block(t: Trace, sm: int, ack: list[tuple[Kind, int, IrqKind]] | Non
     for kind, n, ik in ack or []:
         idx["ack"] = irq_ev(t, kind, n, ik, IrqCause.DOWN)
     t.event(Kind.SM_BLOCK, sm=sm, deadline=0, sc=ids.root_sc)
-    idx["switch"] = t.event(
-        Kind.SCHED_SWITCH,
-        ec=ids.idle_ec[0],
-        from_ec=ids.root_ec,
-        to_ec=ids.idle_ec[0],
-        from_sc=ids.root_sc,
-        to_sc=ids.idle_sc[0],
-        switch_reason=SwitchReason.BLOCK,
-    )
+    idx["switch"] = sw(t, 0, ids.root_ec, ids.idle_ec[0], ids.root_sc, ids.idle_sc[0], SwitchReason.BLOCK)
     return idx
 
 
@@ -78,15 +70,7 @@ def root_runs(t: Trace, ipi_from: int | None = None) -> tuple[int, int]:
     ids = t.ids
     if ipi_from is not None:
         t.event(Kind.IPI_RECV, ec=ids.idle_ec[0], source_cpu=ipi_from, ipi=Ipi.RRQ)
-    s = t.event(
-        Kind.SCHED_SWITCH,
-        ec=ids.root_ec,
-        from_ec=ids.idle_ec[0],
-        to_ec=ids.root_ec,
-        from_sc=ids.idle_sc[0],
-        to_sc=ids.root_sc,
-        switch_reason=SwitchReason.WAKE,
-    )
+    s = sw(t, 0, ids.idle_ec[0], ids.root_ec, ids.idle_sc[0], ids.root_sc, SwitchReason.WAKE)
     return s, t.b.hc_exit(0, ids.root_ec, Hc.CTRL_SM, Status.SUCCESS)
 
 
